@@ -1,0 +1,55 @@
+"""Exceptions raised by skillvault.
+
+Every error names the field (or thing) at fault and how to fix it. Each class also
+subclasses the builtin that fits (``ValueError``, ``KeyError``, ``PermissionError``,
+``RuntimeError``) so callers that catch builtins keep working.
+"""
+
+from __future__ import annotations
+
+
+class SkillVaultError(Exception):
+    """Base class of every skillvault error."""
+
+
+class ValidationError(SkillVaultError, ValueError):
+    """Bad input: a field has a wrong type, size or value.
+
+    Attributes:
+        field: dotted name of the offending field, e.g. ``"chunks[2].id"``.
+    """
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+class NotFoundError(SkillVaultError, KeyError):
+    """A skill (or chunk, or version) that was asked for does not exist."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class SkillPermissionError(SkillVaultError, PermissionError):
+    """The operation is not allowed in the current mode (e.g. agent mode)."""
+
+
+class EmbeddingError(SkillVaultError, ValueError):
+    """The embedder failed or returned something that is not a usable vector."""
+
+
+class EmbedderMismatchError(SkillVaultError, ValueError):
+    """The database was built with another embedder than the one in use."""
+
+
+class ExtensionError(SkillVaultError, RuntimeError):
+    """A required SQLite extension (sqlite-vec, FTS5) cannot be loaded."""
+
+
+class ImportFormatError(SkillVaultError, ValueError):
+    """A file given to import is not a valid skill file; nothing was imported."""
+
+
+class LLMError(SkillVaultError, RuntimeError):
+    """An LLM adapter could not get an answer from its provider."""

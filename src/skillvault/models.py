@@ -1,0 +1,379 @@
+"""Skill and Chunk data models, their validation and their dict form. No I/O here.
+
+A :class:`Skill` is a unit of reusable knowledge (a playbook, examples, when-to-use
+notes); it is split into :class:`Chunk` objects, the units that retrieval scores and
+that budget packing takes or drops.
+
+Compatibility: the constructor argument order and names of skillvault 0.1.x are kept
+(``Skill(id, name, source, status, chunks, confidence, extracted_from, created_at)``,
+``Chunk(id, skill_id, section, content, tokens, priority, required, dependencies)``).
+In 0.1.x ``source`` was ``"canonical" | "draft"`` and ``status`` ``"active" |
+"archived"``; here ``status`` carries the life-cycle state and ``source`` says where a
+skill came from. :meth:`Skill.from_dict` maps the old values.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from .errors import ValidationError
+
+#: Life-cycle states. Only ``canonical`` skills are served by ``query``.
+STATUSES = ("canonical", "draft", "archived", "rejected")
+#: Where a skill came from.
+SOURCES = ("manual", "extracted", "imported")
+
+MAX_ID_LENGTH = 200
+MAX_NAME_LENGTH = 200
+MAX_SECTION_LENGTH = 500
+MAX_CONTENT_CHARS = 100_000
+MAX_CHUNKS_PER_SKILL = 1_000
+MAX_DEPENDENCIES = 100
+MAX_DESCRIPTION_CHARS = 4_000
+MAX_EXTRACTED_FROM_CHARS = 4_000
+
+# Ids appear in file names (export), XML attributes (query output) and URLs, so they are
+# restricted to a conservative alphabet: no slashes, spaces, quotes or angle brackets.
+_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]*")
+
+
+def utc_now() -> datetime:
+    """Return the current time as an aware UTC datetime (second precision)."""
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def validate_id(value: Any, field_name: str) -> str:
+    """Check that ``value`` is a usable skill or chunk id.
+
+    Args:
+        value: the candidate id.
+        field_name: name of the field, used in the error message.
+
+    Returns:
+        The id unchanged.
+
+    Raises:
+        ValidationError: if it is not a non-empty string of at most 200 characters made
+            of letters, digits and ``. _ : @ + -`` (starting with a letter or digit).
+    """
+    if not isinstance(value, str):
+        raise ValidationError(field_name, f"must be a string, got {type(value).__name__}")
+    if not value:
+        raise ValidationError(field_name, "must not be empty")
+    if len(value) > MAX_ID_LENGTH:
+        raise ValidationError(
+            field_name, f"is {len(value)} characters long; the limit is {MAX_ID_LENGTH}"
+        )
+    if not _ID_PATTERN.fullmatch(value):
+        raise ValidationError(
+            field_name,
+            f"{value!r} has characters that are not allowed; use letters, digits and "
+            "'.', '_', ':', '@', '+', '-' (starting with a letter or digit)",
+        )
+    return value
+
+
+def slugify(text: str, max_length: int = 60) -> str:
+    """Turn free text into an id-safe slug (lower case, ``-`` separated).
+
+    Args:
+        text: any text, e.g. a title.
+        max_length: longest slug returned.
+
+    Returns:
+        The slug; ``"skill"`` if nothing usable is left.
+    """
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:max_length].rstrip("-") or "skill"
+
+
+def _check_text(value: Any, field_name: str, limit: int, allow_empty: bool = True) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(field_name, f"must be a string, got {type(value).__name__}")
+    if not allow_empty and not value.strip():
+        raise ValidationError(field_name, "must not be empty")
+    if len(value) > limit:
+        raise ValidationError(
+            field_name, f"is {len(value)} characters long; the limit is {limit}"
+        )
+    return value
+
+
+@dataclass
+class Chunk:
+    """A section of a skill: the unit that is retrieved, budgeted and served.
+
+    Attributes:
+        id: unique chunk id, by convention ``"<skill_id>::<part>"``.
+        skill_id: id of the owning skill; filled in from the skill when left empty.
+        section: heading of the section this chunk holds.
+        content: the text (markdown) served to the agent.
+        tokens: token count (cl100k_base). Computed when ``None``; a given value that
+            differs from the real count is replaced by the real count on register.
+        priority: higher is taken earlier when scores tie in budget packing.
+        required: served whenever any chunk of its skill is served.
+        dependencies: chunk ids or skill ids whose content this chunk needs.
+    """
+
+    id: str
+    skill_id: str = ""
+    section: str = ""
+    content: str = ""
+    tokens: Optional[int] = None
+    priority: int = 0
+    required: bool = False
+    dependencies: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """Return the JSON-ready dict form (the 0.1.x export shape)."""
+        return {
+            "id": self.id,
+            "skill_id": self.skill_id,
+            "section": self.section,
+            "content": self.content,
+            "tokens": self.tokens,
+            "priority": self.priority,
+            "required": self.required,
+            "dependencies": list(self.dependencies),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, field_name: str = "chunk") -> "Chunk":
+        """Build a chunk from its dict form.
+
+        Raises:
+            ValidationError: if ``data`` is not a dict or lacks ``id``.
+        """
+        if not isinstance(data, dict):
+            raise ValidationError(field_name, f"must be an object, got {type(data).__name__}")
+        if "id" not in data:
+            raise ValidationError(f"{field_name}.id", "is missing")
+        return cls(
+            id=data["id"],
+            skill_id=data.get("skill_id", ""),
+            section=data.get("section", ""),
+            content=data.get("content", ""),
+            tokens=data.get("tokens"),
+            priority=data.get("priority", 0),
+            required=data.get("required", False),
+            dependencies=data.get("dependencies", []),
+        )
+
+
+@dataclass
+class Skill:
+    """A unit of reusable knowledge made of chunks.
+
+    Attributes:
+        id: unique skill id (see :func:`validate_id`).
+        name: human-readable name.
+        source: ``"manual"`` (registered), ``"extracted"`` (by the LLM) or ``"imported"``.
+        status: ``"canonical"`` (served), ``"draft"`` (awaiting review), ``"archived"``
+            or ``"rejected"``.
+        chunks: the sections, in reading order.
+        confidence: 0..1, how sure the extractor was (1.0 for human-written skills).
+        extracted_from: provenance of an extracted skill (hash + excerpt).
+        created_at: creation time (UTC); set on construction when not given.
+        description: one-paragraph summary (the Agent Skills ``description``).
+        tags: free-form labels.
+        version: revision number, starting at 1.
+        revises: for a draft, the id of the canonical skill it proposes to change.
+        metadata: extra JSON-serialisable data kept with the skill.
+    """
+
+    id: str
+    name: str = ""
+    source: str = "manual"
+    status: str = "canonical"
+    chunks: list[Chunk] = field(default_factory=list)
+    confidence: float = 1.0
+    extracted_from: str = ""
+    created_at: Optional[datetime] = None
+    description: str = ""
+    tags: list[str] = field(default_factory=list)
+    version: int = 1
+    revises: Optional[str] = None
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.created_at is None:
+            self.created_at = utc_now()
+        if not self.name and isinstance(self.id, str):
+            self.name = self.id
+        self.source, self.status = _modern_source_status(self.source, self.status)
+
+    def validate(self) -> "Skill":
+        """Check every field and fill derived ones (chunk ``skill_id``).
+
+        Returns:
+            self, for chaining.
+
+        Raises:
+            ValidationError: naming the first bad field.
+        """
+        validate_id(self.id, "skill.id")
+        _check_text(self.name, "skill.name", MAX_NAME_LENGTH, allow_empty=False)
+        if self.source not in SOURCES:
+            raise ValidationError("skill.source", f"must be one of {SOURCES}, got {self.source!r}")
+        if self.status not in STATUSES:
+            raise ValidationError("skill.status", f"must be one of {STATUSES}, got {self.status!r}")
+        if isinstance(self.confidence, bool) or not isinstance(self.confidence, (int, float)):
+            raise ValidationError("skill.confidence", "must be a number between 0 and 1")
+        if not 0.0 <= float(self.confidence) <= 1.0:
+            raise ValidationError("skill.confidence", f"must be between 0 and 1, got {self.confidence}")
+        _check_text(self.extracted_from, "skill.extracted_from", MAX_EXTRACTED_FROM_CHARS)
+        _check_text(self.description, "skill.description", MAX_DESCRIPTION_CHARS)
+        if not isinstance(self.created_at, datetime):
+            raise ValidationError("skill.created_at", "must be a datetime")
+        if not isinstance(self.tags, list) or not all(isinstance(t, str) for t in self.tags):
+            raise ValidationError("skill.tags", "must be a list of strings")
+        if isinstance(self.version, bool) or not isinstance(self.version, int) or self.version < 1:
+            raise ValidationError("skill.version", "must be an integer >= 1")
+        if self.revises is not None:
+            validate_id(self.revises, "skill.revises")
+        if not isinstance(self.metadata, dict):
+            raise ValidationError("skill.metadata", "must be a dict")
+        try:
+            json.dumps(self.metadata)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError("skill.metadata", f"must be JSON-serialisable ({exc})") from None
+        if not isinstance(self.chunks, list):
+            raise ValidationError("skill.chunks", "must be a list of Chunk")
+        if not self.chunks:
+            raise ValidationError("skill.chunks", "must hold at least one chunk")
+        if len(self.chunks) > MAX_CHUNKS_PER_SKILL:
+            raise ValidationError(
+                "skill.chunks", f"has {len(self.chunks)} chunks; the limit is {MAX_CHUNKS_PER_SKILL}"
+            )
+        seen: set[str] = set()
+        for index, chunk in enumerate(self.chunks):
+            self._validate_chunk(chunk, f"skill.chunks[{index}]", seen)
+        return self
+
+    def _validate_chunk(self, chunk: Any, where: str, seen: set[str]) -> None:
+        if not isinstance(chunk, Chunk):
+            raise ValidationError(where, f"must be a Chunk, got {type(chunk).__name__}")
+        validate_id(chunk.id, f"{where}.id")
+        if chunk.id in seen:
+            raise ValidationError(f"{where}.id", f"{chunk.id!r} is used twice in this skill")
+        seen.add(chunk.id)
+        if chunk.skill_id in ("", None):
+            chunk.skill_id = self.id
+        elif chunk.skill_id != self.id:
+            raise ValidationError(
+                f"{where}.skill_id", f"is {chunk.skill_id!r} but the chunk belongs to {self.id!r}"
+            )
+        _check_text(chunk.section, f"{where}.section", MAX_SECTION_LENGTH)
+        _check_text(chunk.content, f"{where}.content", MAX_CONTENT_CHARS, allow_empty=False)
+        if chunk.tokens is not None and (
+            isinstance(chunk.tokens, bool) or not isinstance(chunk.tokens, int) or chunk.tokens < 0
+        ):
+            raise ValidationError(f"{where}.tokens", "must be a non-negative integer or None")
+        if isinstance(chunk.priority, bool) or not isinstance(chunk.priority, int):
+            raise ValidationError(f"{where}.priority", "must be an integer")
+        if not isinstance(chunk.required, bool):
+            raise ValidationError(f"{where}.required", "must be True or False")
+        if not isinstance(chunk.dependencies, list):
+            raise ValidationError(f"{where}.dependencies", "must be a list of chunk or skill ids")
+        if len(chunk.dependencies) > MAX_DEPENDENCIES:
+            raise ValidationError(
+                f"{where}.dependencies", f"has {len(chunk.dependencies)} entries; the limit is {MAX_DEPENDENCIES}"
+            )
+        for dep_index, dep in enumerate(chunk.dependencies):
+            validate_id(dep, f"{where}.dependencies[{dep_index}]")
+            if dep == chunk.id:
+                raise ValidationError(f"{where}.dependencies[{dep_index}]", "a chunk cannot depend on itself")
+
+    def to_dict(self) -> dict:
+        """Return the JSON-ready dict form (a superset of the 0.1.x export shape)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "source": self.source,
+            "status": self.status,
+            "chunks": [chunk.to_dict() for chunk in self.chunks],
+            "confidence": self.confidence,
+            "extracted_from": self.extracted_from,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "description": self.description,
+            "tags": list(self.tags),
+            "version": self.version,
+            "revises": self.revises,
+            "metadata": dict(self.metadata),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, field_name: str = "skill") -> "Skill":
+        """Build a skill from its dict form, accepting the 0.1.x shape too.
+
+        Raises:
+            ValidationError: if the shape is wrong (not a dict, no id, bad date,
+                chunks not a list).
+        """
+        if not isinstance(data, dict):
+            raise ValidationError(field_name, f"must be an object, got {type(data).__name__}")
+        if "id" not in data:
+            raise ValidationError(f"{field_name}.id", "is missing")
+        raw_chunks = data.get("chunks", [])
+        if not isinstance(raw_chunks, list):
+            raise ValidationError(f"{field_name}.chunks", "must be a list")
+        chunks = [
+            Chunk.from_dict(item, f"{field_name}.chunks[{index}]") for index, item in enumerate(raw_chunks)
+        ]
+        created_at = data.get("created_at")
+        if created_at is not None:
+            try:
+                created_at = datetime.fromisoformat(created_at)
+            except (TypeError, ValueError):
+                raise ValidationError(
+                    f"{field_name}.created_at", f"must be an ISO 8601 date, got {created_at!r}"
+                ) from None
+        return cls(
+            id=data["id"],
+            name=data.get("name") or data["id"],
+            source=data.get("source", "manual"),
+            status=data.get("status", "canonical"),
+            chunks=chunks,
+            confidence=data.get("confidence", 1.0),
+            extracted_from=data.get("extracted_from") or "",
+            created_at=created_at,
+            description=data.get("description") or "",
+            tags=data.get("tags") or [],
+            version=data.get("version", 1),
+            revises=data.get("revises"),
+            metadata=data.get("metadata") or {},
+        )
+
+    def to_json(self) -> str:
+        """Return the skill as pretty-printed JSON."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Skill":
+        """Parse a skill from JSON text.
+
+        Raises:
+            ValidationError: if the text is not JSON or not a skill object.
+        """
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValidationError("json", f"is not valid JSON ({exc})") from None
+        return cls.from_dict(data)
+
+
+def _modern_source_status(source: Any, status: Any) -> tuple[Any, Any]:
+    """Map 0.1.x values (source ``canonical|draft``, status ``active|archived``)."""
+    if source == "canonical":
+        source = "manual"
+    elif source == "draft":
+        source = "extracted"
+        if status in ("active", "canonical"):
+            status = "draft"
+    if status == "active":
+        status = "canonical"
+    return source, status
