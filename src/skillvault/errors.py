@@ -53,3 +53,7 @@ class ImportFormatError(SkillVaultError, ValueError):
 
 class LLMError(SkillVaultError, RuntimeError):
     """An LLM adapter could not get an answer from its provider."""
+
+
+class SchemaVersionError(SkillVaultError, RuntimeError):
+    """The database was written by a newer skillvault than the one running."""

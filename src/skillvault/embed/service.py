@@ -1,0 +1,110 @@
+"""Embedding for one database: checks the recorded embedder, batches, skips known text.
+
+Every vector is keyed by a hash of (embedder name, embedded text), so text that was
+embedded before (a re-registered skill, an unchanged chunk) is never sent to the
+embedder again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Callable, Optional
+
+import numpy as np
+
+from ..errors import EmbedderMismatchError
+from ..models import Chunk
+from ..store import SQLiteStore
+from .base import Embedder, embed_checked
+
+BATCH_SIZE = 64
+
+#: ``progress(done, total)`` callback type for long embedding runs.
+Progress = Callable[[int, int], None]
+
+
+def embedding_text(skill_name: str, chunk: Chunk) -> str:
+    """Return the text embedded for a chunk: its skill name and section give context."""
+    return f"{skill_name}\n{chunk.section}\n{chunk.content}"
+
+
+class EmbeddingService:
+    """Embeds texts for a store with one embedder, enforcing the recorded identity.
+
+    Args:
+        store: the database the vectors are for.
+        embedder: the embedder to use.
+    """
+
+    def __init__(self, store: SQLiteStore, embedder: Embedder):
+        self.store = store
+        self.embedder = embedder
+
+    @property
+    def name(self) -> str:
+        """The embedder's recorded identity."""
+        return self.embedder.name
+
+    def check_compatible(self) -> None:
+        """Raise if the database was built with a different embedder.
+
+        Raises:
+            EmbedderMismatchError: naming both embedders and the fix (reindex).
+        """
+        recorded, dim = self.store.embedder_record()
+        if recorded is not None and recorded != self.embedder.name:
+            raise EmbedderMismatchError(
+                f"{self.store.path!r} was built with embedder {recorded!r} ({dim}-d vectors) but this "
+                f"SkillManager uses {self.embedder.name!r}. Open it with the embedder it was built with, "
+                f"or re-embed everything with the new one: skillvault.reindex({self.store.path!r}, ...) "
+                "or `skillvault reindex`"
+            )
+
+    def hash_of(self, text: str) -> str:
+        """Return the cache key of ``text`` under this embedder."""
+        return hashlib.sha256(f"{self.embedder.name}\n{text}".encode("utf-8")).hexdigest()
+
+    def embed(self, texts: list[str], progress: Optional[Progress] = None) -> np.ndarray:
+        """Embed texts in batches (no cache); rows are unit length, in order.
+
+        Raises:
+            EmbeddingError: if the embedder fails or returns unusable vectors.
+        """
+        dim = self.store.embedder_record()[1]
+        parts = []
+        # Similar lengths batch together (less padding for the local model).
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), BATCH_SIZE):
+            batch = [texts[i] for i in order[start : start + BATCH_SIZE]]
+            rows = embed_checked(self.embedder, batch, dim)
+            dim = rows.shape[1]
+            parts.append(rows)
+            if progress:
+                progress(min(start + BATCH_SIZE, len(texts)), len(texts))
+        if not parts:
+            return np.zeros((0, dim or 0), dtype=np.float32)
+        stacked = np.concatenate(parts)
+        result = np.empty_like(stacked)
+        result[np.array(order)] = stacked
+        return result
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed one query text; returns a unit float32 vector."""
+        return self.embed([text])[0]
+
+    def vectors_for(self, texts: list[str], progress: Optional[Progress] = None) -> list[tuple[str, np.ndarray]]:
+        """Return ``(hash, vector)`` per text, embedding only texts not already stored.
+
+        Raises:
+            EmbeddingError: if the embedder fails or returns unusable vectors.
+        """
+        hashes = [self.hash_of(text) for text in texts]
+        known = self.store.existing_vectors(hashes)
+        missing = [i for i, h in enumerate(hashes) if h not in known]
+        # The same new text twice in one call is embedded once.
+        unique: dict[str, int] = {}
+        for i in missing:
+            unique.setdefault(hashes[i], i)
+        fresh = self.embed([texts[i] for i in unique.values()], progress)
+        known.update(zip(unique.keys(), fresh))
+        return [(h, known[h]) for h in hashes]

@@ -1,0 +1,58 @@
+"""JSON files of skills: one skill (the 0.1.x shape) or a whole library."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Union
+
+from ..errors import ImportFormatError, ValidationError
+from ..models import Skill
+
+FORMAT_VERSION = 1
+
+
+def dump_skill(skill: Skill) -> str:
+    """Return one skill as JSON text (the shape 0.1.x exported, plus new fields)."""
+    return skill.to_json() + "\n"
+
+
+def dump_library(skills: list[Skill]) -> str:
+    """Return many skills as one JSON document ``{"skillvault": 1, "skills": [...]}``."""
+    document = {"skillvault": FORMAT_VERSION, "skills": [skill.to_dict() for skill in skills]}
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def load_skills(path: Union[str, Path]) -> list[Skill]:
+    """Read a JSON file holding one skill, a list of skills, or a library document.
+
+    Raises:
+        ImportFormatError: naming the file and the problem (bad JSON with its line,
+            wrong shape, invalid field); nothing is returned partially.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImportFormatError(f"{path}: cannot read it ({exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportFormatError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    if isinstance(data, dict) and "skills" in data:
+        items = data["skills"]
+    elif isinstance(data, list):
+        items = data
+    elif isinstance(data, dict):
+        items = [data]
+    else:
+        raise ImportFormatError(f"{path}: expected a skill object, a list of skills or {{\"skills\": [...]}}")
+    if not isinstance(items, list) or not items:
+        raise ImportFormatError(f"{path}: no skills in the file")
+    skills = []
+    for index, item in enumerate(items):
+        try:
+            skills.append(Skill.from_dict(item, field_name=f"skills[{index}]").validate())
+        except ValidationError as exc:
+            raise ImportFormatError(f"{path}: {exc}") from None
+    return skills

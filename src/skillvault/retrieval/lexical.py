@@ -1,0 +1,37 @@
+"""Turn free text into a safe FTS5 MATCH expression."""
+
+from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+MAX_TERMS = 32
+
+# Words too common to say anything about relevance (English; queries in other
+# languages just keep all their words).
+STOPWORDS = frozenset(
+    """a about above after again all also am an and any are as at be because been before being
+    best between both but by can could did do does doing done down during each few for from get
+    got had has have having how i if in into is it its just like make me more most my no not now
+    of off on once only or other our out over own same should so some such than that the their
+    them then there these they this those through to too under until up use used using very want
+    was way we well were what when where which while who why will with would you your""".split()
+)
+
+
+def query_terms(text: str) -> list[str]:
+    """Return the distinct lower-cased non-stopword words of ``text``, in order."""
+    terms: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        if word not in STOPWORDS and word not in terms:
+            terms.append(word)
+    return terms[:MAX_TERMS]
+
+
+def match_expression(text: str) -> str:
+    """Return an FTS5 expression matching any of the query's words, or "" if none.
+
+    Every word is double-quoted, so FTS5 operators and punctuation in user text
+    (``AND``, ``NEAR``, ``*``, ``"``, ``:``) are matched literally, never interpreted.
+    """
+    return " OR ".join(f'"{term}"' for term in query_terms(text))

@@ -1,0 +1,97 @@
+"""Numbered schema migrations for the SQLite store.
+
+``PRAGMA user_version`` holds the number of migrations applied. Each migration is a
+function of the connection, run in its own transaction; add new ones at the end of
+:data:`MIGRATIONS`, never edit a released one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Callable
+
+from ..errors import SchemaVersionError
+
+
+def _m001_initial(conn: sqlite3.Connection) -> None:
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    conn.execute(
+        """
+        CREATE TABLE skills (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            source TEXT NOT NULL,
+            status TEXT NOT NULL,
+            confidence REAL NOT NULL,
+            extracted_from TEXT NOT NULL DEFAULT '',
+            description TEXT NOT NULL DEFAULT '',
+            tags TEXT NOT NULL DEFAULT '[]',
+            version INTEGER NOT NULL DEFAULT 1,
+            revises TEXT,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    conn.execute("CREATE INDEX skills_by_status ON skills(status)")
+    conn.execute(
+        """
+        CREATE TABLE chunks (
+            pk INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            skill_id TEXT NOT NULL REFERENCES skills(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            section TEXT NOT NULL,
+            content TEXT NOT NULL,
+            tokens INTEGER NOT NULL,
+            priority INTEGER NOT NULL,
+            required INTEGER NOT NULL,
+            dependencies TEXT NOT NULL,
+            embed_hash TEXT NOT NULL
+        )
+        """
+    )
+    conn.execute("CREATE INDEX chunks_by_skill ON chunks(skill_id, position)")
+    conn.execute("CREATE INDEX chunks_by_embed_hash ON chunks(embed_hash)")
+    # Standalone FTS5 table whose rowid is chunks.pk; kept in step in the same
+    # transaction as the chunk rows. Porter stemming so "hooks" finds "hook".
+    conn.execute(
+        "CREATE VIRTUAL TABLE chunk_fts USING fts5("
+        "skill_name, section, content, tokenize = 'porter unicode61 remove_diacritics 2')"
+    )
+    # The vec0 table (chunk_vec) is created on the first write, once the embedder's
+    # width is known.
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply every migration the database has not seen yet.
+
+    Args:
+        conn: an autocommit connection.
+
+    Returns:
+        The schema version after migrating.
+
+    Raises:
+        SchemaVersionError: if the database is newer than this version of skillvault.
+    """
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    if current > len(MIGRATIONS):
+        raise SchemaVersionError(
+            f"the database has schema version {current} but this skillvault knows only "
+            f"{len(MIGRATIONS)}; upgrade skillvault"
+        )
+    for number in range(current, len(MIGRATIONS)):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[number](conn)
+            conn.execute(f"PRAGMA user_version = {number + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)

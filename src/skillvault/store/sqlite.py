@@ -1,0 +1,479 @@
+"""The SQLite store: skills, chunks, sqlite-vec vectors and FTS5 rows in one file.
+
+All SQL of the embedded backend lives here. Every public write runs in one
+transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``), so a skill lands with all its chunks,
+vectors and FTS rows, or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable, Iterator, Optional
+
+import numpy as np
+
+from ..errors import NotFoundError, ValidationError
+from ..models import Chunk, Skill, utc_now
+from .connection import DriverInfo, connect
+from .migrations import migrate
+from .vector_index import VectorMatrix, status_codes
+
+_SKILL_COLUMNS = (
+    "id, name, source, status, confidence, extracted_from, description, tags, "
+    "version, revises, metadata, created_at, updated_at"
+)
+_CHUNK_COLUMNS = "c.pk, c.id, c.skill_id, c.position, c.section, c.content, c.tokens, c.priority, c.required, c.dependencies"
+
+META_EMBEDDER_NAME = "embedder_name"
+META_EMBEDDER_DIM = "embedder_dim"
+META_INDEX_GENERATION = "index_generation"
+
+
+@dataclass
+class StoredChunk:
+    """A chunk as read back for retrieval, with where it sits and whose it is."""
+
+    pk: int
+    chunk: Chunk
+    position: int
+    skill_name: str
+
+
+@dataclass
+class PreparedChunk:
+    """A chunk ready to be written: real token count, embedding hash and vector."""
+
+    chunk: Chunk
+    embed_hash: str
+    vector: np.ndarray  # float32, unit length
+
+
+class SQLiteStore:
+    """Persistence for skills on SQLite with sqlite-vec and FTS5.
+
+    Args:
+        path: database file; created (with its folder) when missing.
+    """
+
+    def __init__(self, path: str):
+        if path != ":memory:":
+            folder = os.path.dirname(os.path.abspath(path))
+            os.makedirs(folder, exist_ok=True)
+        self.path = path
+        self.conn, self.driver = connect(path)
+        self._lock = threading.RLock()
+        self._matrix: Optional[VectorMatrix] = None
+        self._matrix_generation: Optional[str] = None
+        self._seen_data_version: Optional[int] = None
+        self.schema_version = migrate(self.conn)
+
+    # ------------------------------------------------------------------ plumbing
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run the block in one write transaction; roll back on any exception."""
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def get_meta(self, key: str) -> Optional[str]:
+        """Return the meta value stored under ``key`` or None."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key`` in the meta table, in its own transaction."""
+        with self.transaction():
+            self._set_meta(key, value)
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def _bump_generation(self) -> None:
+        """Mark the vector matrix stale (call inside the writing transaction)."""
+        self._set_meta(META_INDEX_GENERATION, os.urandom(8).hex())
+
+    # ------------------------------------------------------------------ embedder record
+    def embedder_record(self) -> tuple[Optional[str], Optional[int]]:
+        """Return the ``(name, dim)`` of the embedder this database was built with."""
+        dim = self.get_meta(META_EMBEDDER_DIM)
+        return self.get_meta(META_EMBEDDER_NAME), (int(dim) if dim else None)
+
+    def _ensure_vector_table(self, name: str, dim: int) -> None:
+        recorded_name, recorded_dim = self.embedder_record()
+        if recorded_dim is None:
+            self.conn.execute(
+                f"CREATE VIRTUAL TABLE chunk_vec USING vec0(embedding float[{int(dim)}] distance_metric=cosine)"
+            )
+            self._set_meta(META_EMBEDDER_DIM, str(int(dim)))
+        if recorded_name != name:
+            self._set_meta(META_EMBEDDER_NAME, name)
+
+    # ------------------------------------------------------------------ writes
+    def save_skill(self, skill: Skill, prepared: list[PreparedChunk], embedder_name: str) -> None:
+        """Insert or replace ``skill`` with its chunks, vectors and FTS rows, atomically.
+
+        Args:
+            skill: a validated skill.
+            prepared: one entry per chunk of ``skill``, in order.
+            embedder_name: recorded with the vectors' width on the first write.
+
+        Raises:
+            ValidationError: if a chunk id belongs to another skill or a dependency
+                names neither a chunk nor a skill. Nothing is written then.
+        """
+        with self.transaction():
+            self._write_skill(skill, prepared, embedder_name)
+
+    def save_skills(self, items: list[tuple[Skill, list[PreparedChunk]]], embedder_name: str) -> None:
+        """Write many skills in one transaction (all or none); see :meth:`save_skill`."""
+        with self.transaction():
+            for skill, prepared in items:
+                self._write_skill(skill, prepared, embedder_name)
+
+    def _write_skill(self, skill: Skill, prepared: list[PreparedChunk], embedder_name: str) -> None:
+        if prepared:
+            self._ensure_vector_table(embedder_name, int(prepared[0].vector.shape[0]))
+        self._check_chunk_ownership(skill)
+        self._delete_chunks_of(skill.id)
+        now = utc_now().isoformat()
+        self.conn.execute(
+            f"""INSERT INTO skills ({_SKILL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
+            ON CONFLICT(id) DO UPDATE SET name=excluded.name, source=excluded.source,
+              status=excluded.status, confidence=excluded.confidence,
+              extracted_from=excluded.extracted_from, description=excluded.description,
+              tags=excluded.tags, version=excluded.version, revises=excluded.revises,
+              metadata=excluded.metadata, created_at=excluded.created_at, updated_at=excluded.updated_at""",
+            (
+                skill.id, skill.name, skill.source, skill.status, float(skill.confidence),
+                skill.extracted_from, skill.description, json.dumps(skill.tags), skill.version,
+                skill.revises, json.dumps(skill.metadata), skill.created_at.isoformat(), now,
+            ),
+        )
+        for position, item in enumerate(prepared):
+            chunk = item.chunk
+            pk = self.conn.execute(
+                """INSERT INTO chunks (id, skill_id, position, section, content, tokens, priority,
+                   required, dependencies, embed_hash) VALUES (?,?,?,?,?,?,?,?,?,?)""",
+                (
+                    chunk.id, skill.id, position, chunk.section, chunk.content, chunk.tokens,
+                    chunk.priority, int(chunk.required), json.dumps(chunk.dependencies), item.embed_hash,
+                ),
+            ).lastrowid
+            self.conn.execute(
+                "INSERT INTO chunk_fts(rowid, skill_name, section, content) VALUES (?,?,?,?)",
+                (pk, skill.name, chunk.section, chunk.content),
+            )
+            self.conn.execute(
+                "INSERT INTO chunk_vec(rowid, embedding) VALUES (?, ?)",
+                (pk, item.vector.astype(np.float32).tobytes()),
+            )
+        self._check_dependencies(skill)
+        self._bump_generation()
+
+    def _check_chunk_ownership(self, skill: Skill) -> None:
+        ids = [chunk.id for chunk in skill.chunks]
+        for batch in _batches(ids, 500):
+            marks = ",".join("?" * len(batch))
+            row = self.conn.execute(
+                f"SELECT id, skill_id FROM chunks WHERE id IN ({marks}) AND skill_id != ? LIMIT 1",
+                (*batch, skill.id),
+            ).fetchone()
+            if row:
+                index = ids.index(row[0])
+                raise ValidationError(
+                    f"skill.chunks[{index}].id",
+                    f"{row[0]!r} already belongs to skill {row[1]!r}; chunk ids are unique across skills",
+                )
+
+    def _check_dependencies(self, skill: Skill) -> None:
+        wanted = {dep for chunk in skill.chunks for dep in chunk.dependencies}
+        if not wanted:
+            return
+        known = self._existing_ids(wanted)
+        for index, chunk in enumerate(skill.chunks):
+            for dep_index, dep in enumerate(chunk.dependencies):
+                if dep not in known:
+                    raise ValidationError(
+                        f"skill.chunks[{index}].dependencies[{dep_index}]",
+                        f"{dep!r} is neither a chunk id nor a skill id in this library; "
+                        "register what it names first, or remove it",
+                    )
+
+    def _existing_ids(self, ids: Iterable[str]) -> set[str]:
+        found: set[str] = set()
+        for batch in _batches(list(ids), 400):
+            marks = ",".join("?" * len(batch))
+            found.update(
+                row[0]
+                for row in self.conn.execute(
+                    f"SELECT id FROM chunks WHERE id IN ({marks}) UNION SELECT id FROM skills WHERE id IN ({marks})",
+                    (*batch, *batch),
+                )
+            )
+        return found
+
+    def _delete_chunks_of(self, skill_id: str) -> None:
+        pks = [row[0] for row in self.conn.execute("SELECT pk FROM chunks WHERE skill_id = ?", (skill_id,))]
+        if not pks:
+            return
+        for batch in _batches(pks, 500):
+            marks = ",".join("?" * len(batch))
+            self.conn.execute(f"DELETE FROM chunk_fts WHERE rowid IN ({marks})", batch)
+            self.conn.execute(f"DELETE FROM chunk_vec WHERE rowid IN ({marks})", batch)
+        self.conn.execute("DELETE FROM chunks WHERE skill_id = ?", (skill_id,))
+
+    def set_status(self, skill_id: str, status: str) -> None:
+        """Change a skill's status.
+
+        Raises:
+            NotFoundError: if there is no such skill.
+        """
+        with self.transaction():
+            updated = self.conn.execute(
+                "UPDATE skills SET status = ?, updated_at = ? WHERE id = ?",
+                (status, utc_now().isoformat(), skill_id),
+            ).rowcount
+            if not updated:
+                raise NotFoundError(f"no skill with id {skill_id!r}")
+            self._bump_generation()
+
+    def replace_all_vectors(self, embedder_name: str, vectors: dict[int, np.ndarray], hashes: dict[int, str]) -> None:
+        """Swap every chunk vector for a new embedder's (reindex), in one transaction.
+
+        Args:
+            embedder_name: the new embedder, recorded with its width.
+            vectors: chunk pk → unit float32 vector, one for every chunk.
+            hashes: chunk pk → new embedding hash.
+        """
+        dim = next(iter(vectors.values())).shape[0] if vectors else None
+        with self.transaction():
+            self.conn.execute("DROP TABLE IF EXISTS chunk_vec")
+            self.conn.execute("DELETE FROM meta WHERE key IN (?, ?)", (META_EMBEDDER_DIM, META_EMBEDDER_NAME))
+            if dim is None:
+                self._set_meta(META_EMBEDDER_NAME, embedder_name)
+            else:
+                self._ensure_vector_table(embedder_name, dim)
+                self.conn.executemany(
+                    "INSERT INTO chunk_vec(rowid, embedding) VALUES (?, ?)",
+                    ((pk, vector.astype(np.float32).tobytes()) for pk, vector in vectors.items()),
+                )
+                self.conn.executemany(
+                    "UPDATE chunks SET embed_hash = ? WHERE pk = ?", ((h, pk) for pk, h in hashes.items())
+                )
+            self._bump_generation()
+
+    # ------------------------------------------------------------------ reads
+    def existing_vectors(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        """Return stored vectors for those embedding hashes that are already in the DB."""
+        found: dict[str, np.ndarray] = {}
+        if self.embedder_record()[1] is None:
+            return found
+        for batch in _batches(list(set(hashes)), 400):
+            marks = ",".join("?" * len(batch))
+            for embed_hash, blob in self.conn.execute(
+                f"""SELECT c.embed_hash, v.embedding FROM chunks c JOIN chunk_vec v ON v.rowid = c.pk
+                    WHERE c.embed_hash IN ({marks})""",
+                batch,
+            ):
+                found[embed_hash] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def get_skill(self, skill_id: str) -> Optional[Skill]:
+        """Return the skill with its chunks (in order), or None."""
+        row = self.conn.execute(f"SELECT {_SKILL_COLUMNS} FROM skills WHERE id = ?", (skill_id,)).fetchone()
+        if row is None:
+            return None
+        return self._skills_from_rows([row])[0]
+
+    def list_skills(self, status: Optional[str] = None, source: Optional[str] = None) -> list[Skill]:
+        """Return skills (with chunks), filtered by status and/or source, oldest first."""
+        sql = f"SELECT {_SKILL_COLUMNS} FROM skills WHERE 1=1"
+        params: list[str] = []
+        if status is not None:
+            sql += " AND status = ?"
+            params.append(status)
+        if source is not None:
+            sql += " AND source = ?"
+            params.append(source)
+        rows = self.conn.execute(sql + " ORDER BY created_at, id", params).fetchall()
+        return self._skills_from_rows(rows)
+
+    def _skills_from_rows(self, rows: list[tuple]) -> list[Skill]:
+        chunks_by_skill: dict[str, list[Chunk]] = {row[0]: [] for row in rows}
+        for batch in _batches(list(chunks_by_skill), 400):
+            marks = ",".join("?" * len(batch))
+            for stored in self._chunk_rows(f"c.skill_id IN ({marks})", batch):
+                chunks_by_skill[stored.chunk.skill_id].append(stored.chunk)
+        return [
+            Skill(
+                id=row[0], name=row[1], source=row[2], status=row[3], chunks=chunks_by_skill[row[0]],
+                confidence=row[4], extracted_from=row[5], description=row[6], tags=json.loads(row[7]),
+                version=row[8], revises=row[9], metadata=json.loads(row[10]),
+                created_at=datetime.fromisoformat(row[11]),
+            )
+            for row in rows
+        ]
+
+    def _chunk_rows(self, where: str, params: Iterable) -> list[StoredChunk]:
+        rows = self.conn.execute(
+            f"""SELECT {_CHUNK_COLUMNS}, s.name FROM chunks c JOIN skills s ON s.id = c.skill_id
+                WHERE {where} ORDER BY c.skill_id, c.position""",
+            list(params),
+        ).fetchall()
+        return [
+            StoredChunk(
+                pk=row[0],
+                chunk=Chunk(
+                    id=row[1], skill_id=row[2], section=row[4], content=row[5], tokens=row[6],
+                    priority=row[7], required=bool(row[8]), dependencies=json.loads(row[9]),
+                ),
+                position=row[3],
+                skill_name=row[10],
+            )
+            for row in rows
+        ]
+
+    def chunks_by_pk(self, pks: list[int]) -> dict[int, StoredChunk]:
+        """Return the chunks with these primary keys."""
+        found: dict[int, StoredChunk] = {}
+        for batch in _batches(pks, 500):
+            marks = ",".join("?" * len(batch))
+            found.update((s.pk, s) for s in self._chunk_rows(f"c.pk IN ({marks})", batch))
+        return found
+
+    def resolve_dependencies(self, ids: list[str], statuses: tuple[str, ...]) -> dict[str, list[StoredChunk]]:
+        """Map each dependency id to the chunks it stands for.
+
+        A chunk id stands for that chunk; a skill id for all of that skill's chunks (in
+        section order). Only chunks of skills in ``statuses`` are returned; ids that
+        match nothing map to an empty list.
+        """
+        result: dict[str, list[StoredChunk]] = {dep: [] for dep in ids}
+        status_marks = ",".join("?" * len(statuses))
+        for batch in _batches(list(result), 400):
+            marks = ",".join("?" * len(batch))
+            for stored in self._chunk_rows(
+                f"(c.id IN ({marks}) OR c.skill_id IN ({marks})) AND s.status IN ({status_marks})",
+                (*batch, *batch, *statuses),
+            ):
+                if stored.chunk.id in result:
+                    result[stored.chunk.id].append(stored)
+                if stored.chunk.skill_id in result:
+                    result[stored.chunk.skill_id].append(stored)
+        return result
+
+    def all_chunk_pks(self) -> list[int]:
+        """Return the primary keys of every chunk."""
+        return [row[0] for row in self.conn.execute("SELECT pk FROM chunks ORDER BY pk")]
+
+    def required_chunks(self, skill_ids: list[str]) -> list[StoredChunk]:
+        """Return the ``required`` chunks of these skills, in section order."""
+        found: list[StoredChunk] = []
+        for batch in _batches(skill_ids, 500):
+            marks = ",".join("?" * len(batch))
+            found.extend(self._chunk_rows(f"c.required = 1 AND c.skill_id IN ({marks})", batch))
+        return found
+
+    # ------------------------------------------------------------------ search
+    def vector_search(self, query: np.ndarray, k: int, statuses: tuple[str, ...]) -> list[tuple[int, float]]:
+        """Exact cosine KNN: up to ``k`` ``(chunk pk, similarity)`` pairs, best first."""
+        return self._current_matrix().top_k(query, k, statuses)
+
+    def vector_scores(self, query: np.ndarray, pks: list[int]) -> dict[int, float]:
+        """Return the cosine similarity of ``query`` to each given chunk."""
+        return self._current_matrix().scores_for(query, pks)
+
+    def lexical_search(self, match: str, k: int, statuses: tuple[str, ...]) -> list[tuple[int, float]]:
+        """FTS5 BM25 search: up to ``k`` ``(chunk pk, score)`` pairs, best first.
+
+        Args:
+            match: an FTS5 MATCH expression (build it with
+                :func:`skillvault.retrieval.lexical.match_expression`).
+            k: how many hits at most.
+            statuses: only chunks of skills in these statuses.
+
+        Returns:
+            Pairs whose score is ``-bm25`` (higher is better). Skill name and section
+            weigh more than body text.
+        """
+        if not match:
+            return []
+        status_marks = ",".join("?" * len(statuses))
+        rows = self.conn.execute(
+            f"""SELECT f.rowid, -bm25(chunk_fts, 3.0, 2.0, 1.0) AS score
+                FROM chunk_fts f JOIN chunks c ON c.pk = f.rowid JOIN skills s ON s.id = c.skill_id
+                WHERE chunk_fts MATCH ? AND s.status IN ({status_marks})
+                ORDER BY score DESC LIMIT ?""",
+            (match, *statuses, k),
+        ).fetchall()
+        return [(int(pk), float(score)) for pk, score in rows]
+
+    def _current_matrix(self) -> VectorMatrix:
+        with self._lock:
+            data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+            if self._matrix is not None and data_version == self._seen_data_version:
+                generation = self._matrix_generation
+            else:
+                generation = self.get_meta(META_INDEX_GENERATION)
+            if self._matrix is None or generation != self._matrix_generation:
+                self._matrix = self._load_matrix()
+                self._matrix_generation = generation
+            self._seen_data_version = data_version
+            return self._matrix
+
+    def _load_matrix(self) -> VectorMatrix:
+        dim = self.embedder_record()[1]
+        if dim is None:
+            return VectorMatrix.empty()
+        rows = self.conn.execute(
+            """SELECT v.rowid, v.embedding, s.status FROM chunk_vec v
+               JOIN chunks c ON c.pk = v.rowid JOIN skills s ON s.id = c.skill_id"""
+        ).fetchall()
+        if not rows:
+            return VectorMatrix.empty(dim)
+        pks = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+        vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), dim)
+        return VectorMatrix(pks, vectors, status_codes([row[2] for row in rows]))
+
+    # ------------------------------------------------------------------ stats
+    def counts(self) -> dict:
+        """Return row counts: skills by status and source, chunks, tokens."""
+        by_status = dict(self.conn.execute("SELECT status, COUNT(*) FROM skills GROUP BY status").fetchall())
+        by_source = dict(self.conn.execute("SELECT source, COUNT(*) FROM skills GROUP BY source").fetchall())
+        chunks, tokens = self.conn.execute("SELECT COUNT(*), COALESCE(SUM(tokens), 0) FROM chunks").fetchone()
+        return {"by_status": by_status, "by_source": by_source, "chunks": chunks, "tokens": tokens}
+
+    def size_bytes(self) -> int:
+        """Return the size of the database file plus its WAL, in bytes."""
+        if self.path == ":memory:":
+            page_count = self.conn.execute("PRAGMA page_count").fetchone()[0]
+            page_size = self.conn.execute("PRAGMA page_size").fetchone()[0]
+            return page_count * page_size
+        return sum(os.path.getsize(p) for p in (self.path, self.path + "-wal") if os.path.exists(p))
+
+    def driver_info(self) -> DriverInfo:
+        """Return which SQLite module and extension versions are in use."""
+        return self.driver
+
+
+def _batches(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+

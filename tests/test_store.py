@@ -1,0 +1,114 @@
+"""Store: extensions, pragmas, migrations, atomic writes, replacement without stale rows."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+import skillvault.store.connection as connection
+from skillvault import SkillManager
+from skillvault.errors import EmbeddingError, ExtensionError, ValidationError
+from skillvault.models import Chunk, Skill
+from skillvault.store.migrations import MIGRATIONS
+
+from conftest import make_skill
+
+
+def row_counts(sm: SkillManager) -> dict:
+    conn = sm.store.conn
+    tables = ["skills", "chunks", "chunk_fts"]
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'chunk_vec'").fetchone():
+        tables.append("chunk_vec")
+    return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}
+
+
+def test_sqlite_vec_and_fts5_are_active(sm):
+    info = sm.store.driver_info()
+    assert info.vec_version.startswith("v")
+    assert info.fts5
+    # stdlib sqlite3 here cannot load extensions, so the drop-in must be in use
+    if not hasattr(sqlite3.Connection, "enable_load_extension"):
+        assert info.module == "sqlean"
+    assert sm.store.conn.execute("SELECT vec_length(vec_f32('[1,2,3]'))").fetchone()[0] == 3
+
+
+def test_wal_busy_timeout_and_schema_version(sm):
+    conn = sm.store.conn
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == connection.BUSY_TIMEOUT_MS
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_no_silent_fallback_when_sqlite_vec_cannot_load(monkeypatch, db_path):
+    import sqlite_vec
+
+    def broken_load(conn):
+        raise OSError("vec0.so: cannot open shared object file")
+
+    monkeypatch.setattr(sqlite_vec, "load", broken_load)
+    with pytest.raises(ExtensionError, match="sqlite-vec"):
+        SkillManager(db_path, embed_fn=lambda t: [1.0, 0.0])
+
+
+def test_newer_schema_is_refused(db_path, embed):
+    SkillManager(db_path, embed_fn=embed).close()
+    conn = sqlite3.connect(db_path)
+    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    conn.close()
+    with pytest.raises(RuntimeError, match="upgrade skillvault"):
+        SkillManager(db_path, embed_fn=embed)
+
+
+def test_reregister_replaces_chunks_vectors_and_fts_rows(sm):
+    sm.register(make_skill("git", ("Rebase", "git rebase main"), ("Merge", "git merge main"), ("Tags", "git tag v1")))
+    assert row_counts(sm) == {"skills": 1, "chunks": 3, "chunk_fts": 3, "chunk_vec": 3}
+    sm.register(make_skill("git", ("Rebase", "git rebase --onto main")))
+    assert row_counts(sm) == {"skills": 1, "chunks": 1, "chunk_fts": 1, "chunk_vec": 1}
+    assert [c.content for c in sm.get("git").chunks] == ["git rebase --onto main"]
+    # the FTS rows of the old chunks are gone: their words no longer match
+    assert sm.store.lexical_search('"tag"', 10, ("canonical",)) == []
+
+
+def test_failure_mid_register_leaves_nothing(db_path):
+    calls = {"n": 0}
+
+    def flaky(text):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise ConnectionError("embedding API went away")
+        return [1.0, float(calls["n"]), 0.5]
+
+    sm = SkillManager(db_path, embed_fn=flaky)
+    with pytest.raises(EmbeddingError, match="went away"):
+        sm.register(make_skill("s", ("a", "one"), ("b", "two"), ("c", "three")))
+    assert row_counts(sm) == {"skills": 0, "chunks": 0, "chunk_fts": 0}
+    assert sm.get("s") is None
+
+
+def test_failure_inside_the_write_transaction_rolls_back(sm):
+    sm.register(make_skill("base", ("Intro", "base skill text")))
+    before = row_counts(sm)
+    bad = make_skill("dependent", ("Use", "needs things"))
+    bad.chunks[0].dependencies = ["base::0", "nowhere::9"]
+    with pytest.raises(ValidationError, match=r"dependencies\[1\].*nowhere::9"):
+        sm.register(bad)
+    # the dependency check runs after the rows were inserted: all of them were rolled back
+    assert row_counts(sm) == before
+    assert sm.get("dependent") is None
+
+
+def test_chunk_id_owned_by_another_skill_is_refused(sm):
+    sm.register(make_skill("one", ("A", "alpha text")))
+    thief = Skill(id="two", name="Two", chunks=[Chunk(id="one::0", content="beta text")])
+    with pytest.raises(ValidationError, match="already belongs to skill 'one'"):
+        sm.register(thief)
+    assert sm.get("one").chunks[0].content == "alpha text"
+    assert sm.get("two") is None
+
+
+def test_register_does_not_modify_the_callers_skill(sm):
+    skill = Skill(id="x", name="X", chunks=[Chunk(id="x::a", content="some words here", tokens=999)])
+    sm.register(skill)
+    assert skill.chunks[0].skill_id == ""
+    assert skill.chunks[0].tokens == 999
