@@ -97,7 +97,7 @@ def reindex(store: SQLiteStore, embeddings: EmbeddingService, progress: Optional
     stored = store.chunks_by_pk(store.all_chunk_pks())
     pks = list(stored)
     texts = [embedding_text(stored[pk].skill_name, stored[pk].chunk) for pk in pks]
-    vectors = embeddings.embed(texts, progress)
+    vectors = embeddings.embed(texts, progress, any_width=True)
     store.replace_all_vectors(
         embeddings.name,
         {pk: vectors[i] for i, pk in enumerate(pks)},

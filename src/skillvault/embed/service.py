@@ -64,13 +64,18 @@ class EmbeddingService:
         """Return the cache key of ``text`` under this embedder."""
         return hashlib.sha256(f"{self.embedder.name}\n{text}".encode("utf-8")).hexdigest()
 
-    def embed(self, texts: list[str], progress: Optional[Progress] = None) -> np.ndarray:
+    def embed(self, texts: list[str], progress: Optional[Progress] = None, any_width: bool = False) -> np.ndarray:
         """Embed texts in batches (no cache); rows are unit length, in order.
+
+        Args:
+            texts: the texts.
+            progress: called as ``progress(done, total)`` after each batch.
+            any_width: accept a width other than the recorded one (for reindex).
 
         Raises:
             EmbeddingError: if the embedder fails or returns unusable vectors.
         """
-        dim = self.store.embedder_record()[1]
+        dim = None if any_width else self.store.embedder_record()[1]
         parts = []
         # Similar lengths batch together (less padding for the local model).
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))

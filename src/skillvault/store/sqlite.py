@@ -106,8 +106,10 @@ class SQLiteStore:
         )
 
     def _bump_generation(self) -> None:
-        """Mark the vector matrix stale (call inside the writing transaction)."""
+        """Mark the vector matrix stale, for this connection and others (call inside the write)."""
         self._set_meta(META_INDEX_GENERATION, os.urandom(8).hex())
+        # PRAGMA data_version only moves on other connections' commits; drop our copy now.
+        self._matrix = None
 
     # ------------------------------------------------------------------ embedder record
     def embedder_record(self) -> tuple[Optional[str], Optional[int]]:

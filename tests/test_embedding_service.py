@@ -1,0 +1,131 @@
+"""Embedding through the store: context, batching, hash cache, recorded embedder, reindex."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import skillvault
+from skillvault import SkillManager
+from skillvault.errors import EmbedderMismatchError, EmbeddingError
+from skillvault.models import Chunk, Skill
+
+from conftest import CountingEmbed, make_skill, word_vector
+
+
+def test_chunks_are_embedded_with_their_context(sm, embed):
+    sm.register(make_skill("react", ("Hooks", "use effects"), name="Frontend React"))
+    assert "Frontend React\nHooks\nuse effects" in embed.calls
+
+
+def test_unchanged_text_is_never_embedded_again(sm, embed):
+    skill = make_skill("git", ("Rebase", "git rebase main"), ("Merge", "git merge main"))
+    sm.register(skill)
+    first = len(embed.calls)
+    sm.register(skill)  # same text: nothing new to embed
+    assert len(embed.calls) == first
+    skill.chunks[1].content = "git merge --no-ff main"
+    sm.register(skill)
+    assert embed.calls[first:] == ["Git\nMerge\ngit merge --no-ff main"]
+
+
+def test_identical_texts_in_one_skill_are_embedded_once(sm, embed):
+    sm.register(Skill(id="dup", name="Dup", chunks=[
+        Chunk(id="dup::a", section="S", content="same words"),
+        Chunk(id="dup::b", section="S", content="same words"),
+    ]))
+    assert embed.calls.count("Dup\nS\nsame words") == 1
+    assert len(sm.get("dup").chunks) == 2
+
+
+def test_embedder_name_and_width_are_recorded(sm):
+    sm.register(make_skill("a", ("x", "alpha")))
+    stats = sm.stats()
+    assert stats["embedder"]["dim"] == 512
+    assert stats["embedder"]["name"].startswith("callable:") and "CountingEmbed" in stats["embedder"]["name"]
+
+
+def test_opening_with_another_embedder_is_a_clear_error(db_path, embed):
+    with SkillManager(db_path, embed_fn=embed) as sm:
+        sm.register(make_skill("a", ("x", "alpha beta")))
+
+    def other(text):
+        return word_vector(text, 64)
+
+    with pytest.raises(EmbedderMismatchError) as info:
+        SkillManager(db_path, embed_fn=other)
+    message = str(info.value)
+    assert "CountingEmbed" in message and "other" in message and "reindex" in message
+
+
+def test_reindex_switches_embedder_with_progress(db_path, embed):
+    with SkillManager(db_path, embed_fn=embed) as sm:
+        for i in range(3):
+            sm.register(make_skill(f"s{i}", ("x", f"alpha beta {i}"), ("y", f"gamma delta {i}")))
+
+    def narrow(text):
+        return word_vector(text, 64)
+
+    seen = []
+    assert skillvault.reindex(db_path, embed_fn=narrow, progress=lambda done, total: seen.append((done, total))) == 6
+    assert seen[-1] == (6, 6)
+    with SkillManager(db_path, embed_fn=narrow) as sm:
+        assert sm.stats()["embedder"]["dim"] == 64
+        assert "gamma delta 1" in sm.query("gamma delta 1", budget=200)
+    with pytest.raises(EmbedderMismatchError):
+        SkillManager(db_path, embed_fn=embed)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (lambda text: ["a", "b"], "non-numeric"),
+        (lambda text: [float("nan"), 1.0], "NaN"),
+        (lambda text: [0.0, 0.0], "all-zero"),
+        (lambda text: "not a vector", "not a list of numbers"),
+        (lambda text: [], "empty vectors"),
+        (lambda text: [True, False], "non-numeric"),
+    ],
+)
+def test_unusable_vectors_are_refused_and_nothing_is_written(db_path, bad, message):
+    sm = SkillManager(db_path, embed_fn=bad)
+    with pytest.raises(EmbeddingError, match=message):
+        sm.register(make_skill("a", ("x", "alpha")))
+    assert sm.list() == [] and sm.stats()["chunks"] == 0
+
+
+def test_wrong_width_later_is_refused(db_path):
+    width = {"n": 8}
+    sm = SkillManager(db_path, embed_fn=lambda text: list(np.ones(width["n"])))
+    sm.register(make_skill("a", ("x", "alpha")))
+    width["n"] = 9
+    with pytest.raises(EmbeddingError, match="9-d vectors but this database holds 8-d"):
+        sm.register(make_skill("b", ("x", "beta")))
+    with pytest.raises(EmbeddingError, match="9-d"):
+        sm.query("alpha", budget=100)
+    assert sm.get("b") is None
+
+
+def test_embed_batch_attribute_is_used_for_batches(db_path):
+    calls = []
+
+    def embed_one(text):
+        raise AssertionError("the batch form should be used")
+
+    def embed_batch(texts):
+        calls.append(len(texts))
+        return [word_vector(t) for t in texts]
+
+    embed_one.embed_batch = embed_batch
+    sm = SkillManager(db_path, embed_fn=embed_one)
+    sm.register(make_skill("many", *[(f"s{i}", f"text number {i}") for i in range(100)]))
+    assert calls == [64, 36]
+
+
+def test_changes_by_another_connection_are_seen(db_path, embed):
+    reader = SkillManager(db_path, embed_fn=CountingEmbed())
+    writer = SkillManager(db_path, embed_fn=embed)
+    writer.register(make_skill("git", ("Rebase", "git rebase main")))
+    assert "git rebase main" in reader.query("git rebase", budget=100)
+    writer.archive("git")
+    assert reader.query("git rebase", budget=100) == ""
