@@ -21,7 +21,17 @@ class ValidationError(SkillVaultError, ValueError):
 
     def __init__(self, field: str, message: str):
         self.field = field
+        self.message = message
         super().__init__(f"{field}: {message}")
+
+    def within(self, prefix: str) -> "ValidationError":
+        """Return the same error located inside ``prefix`` (e.g. ``skills[3]``).
+
+        A leading ``skill.`` of the field is replaced, so ``skill.chunks[0].id`` within
+        ``skills[3]`` becomes ``skills[3].chunks[0].id``.
+        """
+        inner = self.field[len("skill."):] if self.field.startswith("skill.") else self.field
+        return ValidationError(f"{prefix}.{inner}", self.message)
 
 
 class NotFoundError(SkillVaultError, KeyError):

@@ -78,7 +78,7 @@ def register_many(
         try:
             items.append(prepare(skill, embeddings))
         except ValidationError as exc:
-            raise ValidationError(f"skills[{index}].{exc.field}", str(exc).split(": ", 1)[-1]) from None
+            raise exc.within(f"skills[{index}]") from None
         if progress:
             progress(index + 1, len(skills))
     store.save_skills(items, embeddings.name)

@@ -52,7 +52,11 @@ def load_skills(path: Union[str, Path]) -> list[Skill]:
     skills = []
     for index, item in enumerate(items):
         try:
-            skills.append(Skill.from_dict(item, field_name=f"skills[{index}]").validate())
+            skill = Skill.from_dict(item, field_name=f"skills[{index}]")
         except ValidationError as exc:
             raise ImportFormatError(f"{path}: {exc}") from None
+        try:
+            skills.append(skill.validate())
+        except ValidationError as exc:
+            raise ImportFormatError(f"{path}: {exc.within(f'skills[{index}]')}") from None
     return skills

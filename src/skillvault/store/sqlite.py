@@ -146,8 +146,11 @@ class SQLiteStore:
     def save_skills(self, items: list[tuple[Skill, list[PreparedChunk]]], embedder_name: str) -> None:
         """Write many skills in one transaction (all or none); see :meth:`save_skill`."""
         with self.transaction():
-            for skill, prepared in items:
-                self._write_skill(skill, prepared, embedder_name)
+            for index, (skill, prepared) in enumerate(items):
+                try:
+                    self._write_skill(skill, prepared, embedder_name)
+                except ValidationError as exc:
+                    raise exc.within(f"skills[{index}]") from None
 
     def _write_skill(self, skill: Skill, prepared: list[PreparedChunk], embedder_name: str) -> None:
         if prepared:

@@ -1,0 +1,105 @@
+"""JSON export/import: round trips, 0.1.x files, all-or-nothing imports."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from skillvault.errors import ImportFormatError, NotFoundError
+from skillvault.models import Chunk, Skill
+
+from conftest import make_skill
+
+
+def full_skill() -> Skill:
+    skill = make_skill("git-rebase", ("Interactive", "git rebase -i main"), ("Safety", "never rebase shared work"))
+    skill.description = "Rewriting history safely."
+    skill.tags = ["git", "vcs"]
+    skill.metadata = {"owner": "platform-team"}
+    skill.chunks[1].required = True
+    skill.chunks[1].priority = 3
+    skill.chunks[0].dependencies = ["git-rebase::1"]
+    return skill
+
+
+def test_one_skill_round_trips_exactly(sm, tmp_path):
+    sm.register(full_skill())
+    original = sm.get("git-rebase")
+    path = tmp_path / "git.json"
+    sm.export("git-rebase", path)
+    sm.register(make_skill("git-rebase", ("Other", "overwritten")))
+    assert sm.import_(path) == "git-rebase"
+    assert sm.get("git-rebase").to_dict() == original.to_dict()
+
+
+def test_whole_library_round_trips_into_a_new_db(sm, tmp_path, embed):
+    from skillvault import SkillManager
+
+    sm.register(make_skill("base", ("Intro", "base words")))
+    dependent = full_skill()
+    dependent.chunks[0].dependencies.append("base")
+    sm.register(dependent)
+    path = sm.export_all(tmp_path / "all.json")
+    document = json.loads(path.read_text())
+    assert document["skillvault"] == 1 and len(document["skills"]) == 2
+    with SkillManager(str(tmp_path / "copy.db"), embed_fn=embed) as other:
+        assert sorted(other.import_(path)) == ["base", "git-rebase"]
+        assert [s.to_dict() for s in other.list()] == [s.to_dict() for s in sm.list()]
+        assert "never rebase shared work" in other.query("git rebase", budget=500)
+
+
+def test_files_written_by_0_1_x_import(sm, tmp_path):
+    legacy = {
+        "id": "frontend-react", "name": "Frontend React", "source": "canonical", "status": "active",
+        "chunks": [{"id": "frontend-react::hooks", "skill_id": "frontend-react", "section": "React Hooks",
+                    "content": "## useEffect\n\nUse useEffect for side effects...", "tokens": 50,
+                    "priority": 0, "required": False, "dependencies": []}],
+        "confidence": 1.0, "extracted_from": "", "created_at": "2026-04-01T10:00:00",
+    }
+    path = tmp_path / "react.json"
+    path.write_text(json.dumps(legacy))
+    sm.import_(path)
+    skill = sm.get("frontend-react")
+    assert (skill.status, skill.source) == ("canonical", "manual")
+    assert skill.chunks[0].tokens == 9  # the real cl100k count replaces the stale 50
+    assert "useEffect" in sm.query("React hooks best practices", budget=2000)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"id": "a", "chunks": [', "line 1: not valid JSON"),
+        ('"just a string"', "expected a skill object"),
+        ("[]", "no skills"),
+        ('{"name": "no id"}', r"skills\[0\]\.id: is missing"),
+        ('[{"id": "good", "chunks": [{"id": "good::1", "content": "fine"}]}, {"id": "bad id", "chunks": []}]', r"skills\[1\]\.id"),
+    ],
+)
+def test_bad_files_import_nothing(sm, tmp_path, content, message):
+    sm.register(make_skill("keep", ("A", "kept text")))
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(ImportFormatError, match=message) as info:
+        sm.import_(path)
+    assert str(path) in str(info.value)
+    assert [s.id for s in sm.list()] == ["keep"]
+
+
+def test_import_is_all_or_nothing_when_a_later_skill_fails_in_the_db(sm, tmp_path):
+    skills = [
+        {"id": "first", "chunks": [{"id": "first::1", "content": "first text"}]},
+        {"id": "second", "chunks": [{"id": "second::1", "content": "x", "dependencies": ["nowhere"]}]},
+    ]
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps(skills))
+    with pytest.raises(ImportFormatError, match=r"skills\[1\].*nowhere"):
+        sm.import_(path)
+    assert sm.list() == []
+
+
+def test_export_unknown_skill_and_missing_import_file(sm, tmp_path):
+    with pytest.raises(NotFoundError):
+        sm.export("ghost", tmp_path / "ghost.json")
+    with pytest.raises(ImportFormatError, match="no such file"):
+        sm.import_(tmp_path / "absent.json")
