@@ -103,3 +103,18 @@ def test_export_unknown_skill_and_missing_import_file(sm, tmp_path):
         sm.export("ghost", tmp_path / "ghost.json")
     with pytest.raises(ImportFormatError, match="no such file"):
         sm.import_(tmp_path / "absent.json")
+
+
+def test_agent_skills_folders_through_the_manager(sm, tmp_path):
+    folder = tmp_path / "skills" / "pdf-tools"
+    folder.mkdir(parents=True)
+    (folder / "SKILL.md").write_text(
+        "---\nname: pdf-tools\ndescription: Extract text and tables from PDF files.\n---\n"
+        "# PDF tools\n\nUse pdfplumber for text.\n\n## Tables\n\nCall page.extract_tables().\n"
+    )
+    assert sm.import_(tmp_path / "skills") == "pdf-tools"
+    skill = sm.get("pdf-tools")
+    assert skill.source == "imported" and skill.description.startswith("Extract text")
+    assert "extract_tables" in sm.query("extract tables from a PDF", budget=500)
+    out = sm.export("pdf-tools", tmp_path / "out")
+    assert (out / "SKILL.md").read_bytes() == (folder / "SKILL.md").read_bytes()

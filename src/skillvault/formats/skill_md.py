@@ -1,0 +1,616 @@
+"""Agent Skills folders (``<name>/SKILL.md`` + bundled files) <-> :class:`Skill`.
+
+The format is the one of Anthropic's Agent Skills / https://agentskills.io:
+
+* a folder named like the skill, holding ``SKILL.md``;
+* ``SKILL.md`` starts with YAML front matter between two ``---`` lines. Required keys:
+  ``name`` (1-64 lower-case letters, digits and hyphens, no leading/trailing/double
+  hyphen, equal to the folder name) and ``description`` (1-1024 characters). Optional:
+  ``license``, ``compatibility`` (<= 500 characters), ``allowed-tools`` (a space
+  separated string or a list of strings) and ``metadata`` (a string -> string map);
+* a markdown body after the front matter;
+* optional bundled files, usually under ``scripts/``, ``references/`` and ``assets/``.
+
+Reading is lenient where the spec only gives advice (a name that differs from the
+folder name, upper-case letters in the name, a long ``compatibility``): those are
+logged as warnings and the front-matter ``name`` is used as the skill id. Anything
+that would make the skill unusable is an :class:`~skillvault.errors.ImportFormatError`
+whose message starts with ``"<file>:<line>: "``; the exception also carries ``path``
+and ``line`` attributes.
+
+What a read skill keeps in ``Skill.metadata["agent_skill"]`` (all JSON-serialisable):
+
+``license``, ``compatibility``, ``allowed-tools``, ``metadata``
+    the optional front-matter keys, as written (only when present).
+``extra``
+    any other front-matter keys, as a mapping (only when there are some).
+``key_order``
+    the front-matter keys in file order, so that an export writes them back in the
+    same order.
+``body``
+    the exact markdown body (everything after the closing ``---`` line), so that an
+    export reproduces it byte for byte.
+``body_sha256``
+    a fingerprint of the chunks the body was split into; when the chunks are later
+    edited the kept body is stale and an export rebuilds the body from the chunks.
+``newline``
+    ``"\\r\\n"`` when the front matter used CRLF line ends (absent for ``"\\n"``).
+``files``
+    bundled files, ``{relative posix path: content}``. UTF-8 text files are stored as
+    a ``str``; other (binary) files as ``{"base64": "<base64 of the bytes>"}``.
+``omitted_files``
+    bundled files whose content was not kept (``{"path", "bytes", "reason"}``): files
+    over :data:`MAX_BUNDLED_FILE_BYTES`, or beyond :data:`MAX_BUNDLED_TOTAL_BYTES` in
+    all. An export cannot write them back.
+
+Hidden files and folders (name starting with ``.``), ``__pycache__`` folders and
+symbolic links are not bundled.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import re
+from pathlib import Path, PurePosixPath
+from typing import Any, Optional, Union
+
+import yaml
+
+from ..errors import ImportFormatError, ValidationError
+from ..models import MAX_SECTION_LENGTH, Chunk, Skill, slugify, validate_id
+
+__all__ = [
+    "read_skill_folder",
+    "read_skill_folders",
+    "write_skill_folder",
+    "split_body",
+    "MAX_BUNDLED_FILE_BYTES",
+    "MAX_BUNDLED_TOTAL_BYTES",
+]
+
+log = logging.getLogger(__name__)
+
+SKILL_FILE = "SKILL.md"
+#: Largest bundled file whose content is kept in the skill's metadata.
+MAX_BUNDLED_FILE_BYTES = 1_000_000
+#: Total size of bundled file contents kept for one skill; later files are omitted.
+MAX_BUNDLED_TOTAL_BYTES = 10_000_000
+#: Largest SKILL.md accepted.
+MAX_SKILL_MD_BYTES = 5_000_000
+#: Spec limits.
+MAX_NAME_CHARS = 64
+MAX_DESCRIPTION_CHARS = 1024
+MAX_COMPATIBILITY_CHARS = 500
+
+_SPEC_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+# Front-matter keys in the order an export writes them when the original order is unknown.
+_STANDARD_KEYS = ("name", "description", "license", "compatibility", "allowed-tools", "metadata")
+_OPTIONAL_KEYS = _STANDARD_KEYS[2:]
+# ATX headings of level 1-3 (up to 3 spaces of indent; optional closing #s).
+_HEADING = re.compile(r"^ {0,3}(#{1,3})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+_OVERVIEW = "Overview"
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _error(path: Union[Path, str], line: int, message: str) -> ImportFormatError:
+    """Build an ImportFormatError whose message names the file and the line."""
+    exc = ImportFormatError(f"{path}:{line}: {message}")
+    exc.path = str(path)  # type: ignore[attr-defined]
+    exc.line = line  # type: ignore[attr-defined]
+    return exc
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """Safe loader that keeps dates as strings (JSON-safe) and rejects duplicate keys."""
+
+
+_FrontMatterLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _load_front_matter(text: str, path: Path) -> tuple[Any, dict[str, int]]:
+    """Parse front-matter YAML; return (data, {top-level key: file line})."""
+    loader = _FrontMatterLoader(text)
+    try:
+        node = loader.get_single_node()
+        key_lines: dict[str, int] = {}
+        if isinstance(node, yaml.MappingNode):
+            for key_node, _value in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                line = key_node.start_mark.line + 2  # 0-based in front matter, +1 for '---'
+                if isinstance(key, str) and key in key_lines:
+                    raise _error(
+                        path, line, f"front-matter key {key!r} appears twice (first on line "
+                        f"{key_lines[key]}); keep one"
+                    )
+                if isinstance(key, str):
+                    key_lines[key] = line
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 2 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context = getattr(exc, "context", None)
+        detail = f"{context}: {problem}" if context else problem
+        raise _error(path, line, f"front matter is not valid YAML ({detail})") from None
+    finally:
+        loader.dispose()
+    return data, key_lines
+
+
+def _dump_yaml(data: dict) -> str:
+    return yaml.safe_dump(
+        data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1_000_000
+    )
+
+
+# --------------------------------------------------------------------------- body split
+
+
+def _heading_text(line: str) -> Optional[str]:
+    """Return the text of a level 1-3 ATX heading line, or None if it is not one."""
+    match = _HEADING.match(line.rstrip("\r\n"))
+    if not match:
+        return None
+    return (match.group(2) or "").strip()
+
+
+def split_body(body: str, skill_id: str, first_line: int = 1) -> list[tuple[Chunk, int]]:
+    """Split a markdown body into chunks at level 1-3 headings.
+
+    Headings inside fenced code blocks (````` ``` ````` or ``~~~``) are not headings.
+    Text before the first heading, when not blank, becomes an ``"Overview"`` chunk.
+    Each heading starts a chunk whose ``section`` is the heading text and whose
+    ``content`` begins with the heading line. A chunk holding only its heading line
+    (e.g. a document title directly followed by a sub-heading) is merged into the
+    chunk that follows it, so no text is lost and no empty chunk is served; a lone
+    heading at the very end is kept as its own chunk. Content is stripped of
+    leading blank lines and trailing whitespace. Chunk ids are
+    ``"<skill_id>::<slug of section>"``, with ``-2``, ``-3`` ... on repeats.
+
+    Args:
+        body: the markdown text.
+        skill_id: id of the owning skill (prefix of the chunk ids).
+        first_line: file line number of the body's first line (for error messages).
+
+    Returns:
+        ``(chunk, file line where the chunk starts)`` pairs, in reading order; empty
+        when the body has no non-blank text.
+    """
+    parts: list[list[Any]] = []  # [section, lines, start line, has heading]
+    current: list[Any] = [_OVERVIEW, [], first_line, False]
+    fence: Optional[str] = None
+    for offset, line in enumerate(body.splitlines(keepends=True)):
+        bare = line.rstrip("\r\n")
+        if fence is not None:
+            stripped = bare.strip()
+            if stripped and set(stripped) == {fence[0]} and len(stripped) >= len(fence) and (
+                len(bare) - len(bare.lstrip(" ")) <= 3
+            ):
+                fence = None
+            current[1].append(line)
+            continue
+        opened = _FENCE_OPEN.match(bare)
+        if opened and not (opened.group(1)[0] == "`" and "`" in opened.group(2)):
+            fence = opened.group(1)
+            current[1].append(line)
+            continue
+        text = _heading_text(bare)
+        if text is not None:
+            parts.append(current)
+            current = [text or "Section", [line], first_line + offset, True]
+            continue
+        current[1].append(line)
+    parts.append(current)
+
+    cleaned: list[list[Any]] = []
+    for section, lines, start, has_heading in parts:
+        while lines and not lines[0].strip():
+            lines.pop(0)
+            start += 1
+        content = "".join(lines).rstrip()
+        if not content:
+            continue
+        cleaned.append([section, content, start, has_heading])
+
+    merged: list[list[Any]] = []
+    carry: Optional[list[Any]] = None
+    for index, item in enumerate(cleaned):
+        heading_only = item[3] and "\n" not in item[1].strip()
+        if carry is not None:
+            item[1] = carry[1] + "\n\n" + item[1]
+            item[2] = carry[2]
+            carry = None
+        if heading_only and index + 1 < len(cleaned):
+            carry = item
+            continue
+        merged.append(item)
+
+    result: list[tuple[Chunk, int]] = []
+    taken: set[str] = set()
+    for section, content, start, _has_heading in merged:
+        section = section[:MAX_SECTION_LENGTH]
+        base = chunk_id = f"{skill_id}::{slugify(section)}"
+        suffix = 1
+        while chunk_id in taken:  # repeats get -2, -3 ... (also past e.g. "A", "A", "A 2")
+            suffix += 1
+            chunk_id = f"{base}-{suffix}"
+        taken.add(chunk_id)
+        result.append((Chunk(id=chunk_id, skill_id=skill_id, section=section, content=content), start))
+    return result
+
+
+def _chunks_fingerprint(chunks: list[Chunk]) -> str:
+    payload = json.dumps([[c.section, c.content] for c in chunks], ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _find_skill_md(folder: Path) -> Optional[Path]:
+    for name in (SKILL_FILE, "skill.md"):
+        candidate = folder / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_bundled_files(folder: Path, skill_md: Path) -> tuple[dict, list]:
+    files: dict[str, Any] = {}
+    omitted: list[dict] = []
+    total = 0
+
+    def walk(directory: Path) -> None:
+        nonlocal total
+        for entry in sorted(directory.iterdir(), key=lambda p: p.name):
+            if entry.name.startswith(".") or entry.name == "__pycache__":
+                continue
+            rel = entry.relative_to(folder).as_posix()
+            if entry.is_symlink():
+                log.warning("%s: symbolic link %s not bundled", folder, rel)
+                continue
+            if entry.is_dir():
+                walk(entry)
+                continue
+            if not entry.is_file() or entry == skill_md:
+                continue
+            size = entry.stat().st_size
+            if size > MAX_BUNDLED_FILE_BYTES:
+                omitted.append({"path": rel, "bytes": size, "reason": f"larger than {MAX_BUNDLED_FILE_BYTES} bytes"})
+                continue
+            if total + size > MAX_BUNDLED_TOTAL_BYTES:
+                omitted.append({"path": rel, "bytes": size, "reason": f"bundled files exceed {MAX_BUNDLED_TOTAL_BYTES} bytes in all"})
+                continue
+            data = entry.read_bytes()
+            total += len(data)
+            try:
+                files[rel] = data.decode("utf-8")
+            except UnicodeDecodeError:
+                files[rel] = {"base64": base64.b64encode(data).decode("ascii")}
+
+    walk(folder)
+    return files, omitted
+
+
+def read_skill_folder(path: Union[str, Path]) -> Skill:
+    """Read one Agent Skills folder into a :class:`Skill`.
+
+    The skill's ``id`` and ``name`` are the front-matter ``name`` (a name that differs
+    from the folder name is accepted, with a logged warning); ``description`` is the
+    front-matter ``description``; ``source`` is ``"imported"`` and ``status``
+    ``"canonical"``. The body is split into chunks by :func:`split_body`. Optional
+    front-matter keys, the exact body and the bundled files are kept in
+    ``metadata["agent_skill"]`` (see the module docstring; binary bundled files are
+    stored base64-encoded as ``{"base64": ...}``, files over 1 MB are listed in
+    ``omitted_files`` without content).
+
+    Args:
+        path: the skill folder (the one holding ``SKILL.md``).
+
+    Returns:
+        The validated skill.
+
+    Raises:
+        ImportFormatError: message ``"<file>:<line>: <problem>"`` when the folder or
+            ``SKILL.md`` is missing, the file is not UTF-8, the front matter is
+            missing, unterminated, not valid YAML, not a mapping or has a duplicate
+            key, ``name`` / ``description`` are missing, empty or not strings, the name
+            is not a usable id, the description is over 1024 characters, the body has
+            no text, or the resulting skill fails validation (e.g. a chunk over the
+            size limit).
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise _error(folder, 1, "is not a folder; give the folder that holds SKILL.md")
+    skill_md = _find_skill_md(folder)
+    if skill_md is None:
+        raise _error(folder / SKILL_FILE, 1, "SKILL.md not found; an Agent Skills folder must hold one")
+    size = skill_md.stat().st_size
+    if size > MAX_SKILL_MD_BYTES:
+        raise _error(skill_md, 1, f"is {size} bytes; the limit is {MAX_SKILL_MD_BYTES}")
+    raw = skill_md.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise _error(skill_md, line, "is not UTF-8 text") from None
+
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].rstrip() != "---":
+        raise _error(skill_md, 1, "must start with a '---' line opening the YAML front matter "
+                     "(name and description)")
+    close = next((i for i in range(1, len(lines)) if lines[i].rstrip() == "---"), None)
+    if close is None:
+        raise _error(skill_md, 1, "front matter opened by '---' is never closed; add a '---' line "
+                     "after it")
+    front_text = "".join(lines[1:close])
+    newline = "\r\n" if lines[close].endswith("\r\n") else "\n"
+    body = "".join(lines[close + 1:])
+    body_first_line = close + 2
+
+    data, key_lines = _load_front_matter(front_text, skill_md)
+    if data is None:
+        raise _error(skill_md, 1, "front matter is empty; it needs 'name' and 'description'")
+    if not isinstance(data, dict):
+        raise _error(skill_md, 2, f"front matter must be a YAML mapping, got {type(data).__name__}")
+    if not all(isinstance(key, str) for key in data):
+        raise _error(skill_md, 1, "front-matter keys must be strings")
+    try:
+        json.dumps(data, allow_nan=False)
+    except (TypeError, ValueError):
+        raise _error(skill_md, 1, "front matter holds values that are not plain YAML "
+                     "(strings, numbers, booleans, lists, mappings)") from None
+
+    for key in ("name", "description"):
+        if key not in data:
+            raise _error(skill_md, 1, f"front matter has no {key!r}; it is required")
+        value = data[key]
+        if not isinstance(value, str):
+            raise _error(skill_md, key_lines.get(key, 1),
+                         f"{key!r} must be a string, got {type(value).__name__}")
+        if not value.strip():
+            raise _error(skill_md, key_lines.get(key, 1), f"{key!r} must not be empty")
+    name: str = data["name"]
+    description: str = data["description"]
+    name_line = key_lines.get("name", 1)
+    if len(description) > MAX_DESCRIPTION_CHARS:
+        raise _error(skill_md, key_lines.get("description", 1),
+                     f"'description' is {len(description)} characters; the limit is "
+                     f"{MAX_DESCRIPTION_CHARS}")
+    try:
+        validate_id(name, "name")
+    except ValidationError as exc:
+        raise _error(skill_md, name_line, f"{exc}; use lower-case letters, digits and hyphens, "
+                     f"e.g. {slugify(name)!r}") from None
+    if len(name) > MAX_NAME_CHARS or not _SPEC_NAME.fullmatch(name):
+        log.warning("%s:%d: name %r does not follow the Agent Skills rules (1-%d lower-case "
+                    "letters, digits and single hyphens)", skill_md, name_line, name, MAX_NAME_CHARS)
+    if name != folder.resolve().name:
+        log.warning("%s:%d: name %r differs from the folder name %r; using the name",
+                    skill_md, name_line, name, folder.resolve().name)
+    compatibility = data.get("compatibility")
+    if isinstance(compatibility, str) and len(compatibility) > MAX_COMPATIBILITY_CHARS:
+        log.warning("%s:%d: 'compatibility' is over %d characters", skill_md,
+                    key_lines.get("compatibility", 1), MAX_COMPATIBILITY_CHARS)
+    if "metadata" in data and not isinstance(data["metadata"], dict):
+        raise _error(skill_md, key_lines.get("metadata", 1),
+                     f"'metadata' must be a mapping, got {type(data['metadata']).__name__}")
+
+    pairs = split_body(body, name, body_first_line)
+    if not pairs:
+        raise _error(skill_md, body_first_line if body_first_line <= len(lines) else close + 1,
+                     "the body after the front matter has no text; write the skill's "
+                     "instructions there")
+    chunks = [chunk for chunk, _ in pairs]
+
+    files, omitted = _read_bundled_files(folder, skill_md)
+    agent: dict[str, Any] = {key: data[key] for key in _OPTIONAL_KEYS if key in data}
+    extra = {key: value for key, value in data.items() if key not in _STANDARD_KEYS}
+    if extra:
+        agent["extra"] = extra
+    agent["key_order"] = list(data.keys())
+    agent["body"] = body
+    agent["body_sha256"] = _chunks_fingerprint(chunks)
+    if newline != "\n":
+        agent["newline"] = newline
+    agent["files"] = files
+    if omitted:
+        agent["omitted_files"] = omitted
+
+    skill = Skill(
+        id=name,
+        name=name,
+        source="imported",
+        status="canonical",
+        chunks=chunks,
+        description=description,
+        metadata={"agent_skill": agent},
+    )
+    try:
+        skill.validate()
+    except ValidationError as exc:
+        line = 1
+        match = re.match(r"skill\.chunks\[(\d+)\]", exc.field)
+        if match and int(match.group(1)) < len(pairs):
+            line = pairs[int(match.group(1))][1]
+        raise _error(skill_md, line, str(exc)) from None
+    return skill
+
+
+def read_skill_folders(path: Union[str, Path]) -> list[Skill]:
+    """Read one skill folder, or every skill folder directly inside ``path``.
+
+    Args:
+        path: a skill folder (holding ``SKILL.md``) or a folder whose immediate
+            subfolders are skill folders (subfolders without ``SKILL.md`` are ignored).
+
+    Returns:
+        The skills, sorted by folder name. All are read before any is returned: one
+        bad folder fails the whole call.
+
+    Raises:
+        ImportFormatError: if ``path`` is not a folder, holds no skill folder, any
+            skill folder is invalid (see :func:`read_skill_folder`), or two folders
+            declare the same ``name``.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise _error(root, 1, "is not a folder; give a skill folder or a folder of skill folders")
+    if _find_skill_md(root) is not None:
+        return [read_skill_folder(root)]
+    folders = sorted(
+        (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and _find_skill_md(p)),
+        key=lambda p: p.name,
+    )
+    if not folders:
+        raise _error(root, 1, "holds no SKILL.md, nor do its immediate subfolders")
+    skills: list[Skill] = []
+    seen: dict[str, Path] = {}
+    for folder in folders:
+        skill = read_skill_folder(folder)
+        if skill.id in seen:
+            raise _error(_find_skill_md(folder), 1, f"name {skill.id!r} is also used by "
+                         f"{_find_skill_md(seen[skill.id])}; skill names must be unique")
+        seen[skill.id] = folder
+        skills.append(skill)
+    return skills
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _safe_relative(rel: Any, folder: Path) -> PurePosixPath:
+    """Check a bundled file name; return it as a relative posix path."""
+    if not isinstance(rel, str) or not rel:
+        raise _error(folder, 1, f"bundled file name {rel!r} must be a non-empty string")
+    pure = PurePosixPath(rel)
+    if (
+        "\\" in rel
+        or "\x00" in rel
+        or pure.is_absolute()
+        or re.match(r"^[A-Za-z]:", rel)
+        or any(part in ("..", "") for part in rel.split("/"))
+        or ".." in pure.parts
+    ):
+        raise _error(folder, 1, f"bundled file name {rel!r} escapes the skill folder; use a "
+                     "relative path without '..'")
+    if pure.as_posix().lower() in (SKILL_FILE.lower(),):
+        raise _error(folder, 1, f"bundled file name {rel!r} would overwrite SKILL.md")
+    return pure
+
+
+def _body_from_chunks(chunks: list[Chunk]) -> str:
+    pieces: list[str] = []
+    for index, chunk in enumerate(chunks):
+        content = chunk.content.strip("\n")
+        first = next((line for line in content.splitlines() if line.strip()), "")
+        if _heading_text(first) is not None:
+            pieces.append(content)
+        elif index == 0 and chunk.section == _OVERVIEW:
+            pieces.append(content)
+        else:
+            pieces.append(f"## {chunk.section or 'Section'}\n\n{content}")
+    return "\n\n".join(pieces) + "\n"
+
+
+def write_skill_folder(skill: Skill, parent_dir: Union[str, Path]) -> Path:
+    """Write a skill as an Agent Skills folder ``<parent_dir>/<skill.id>/``.
+
+    ``SKILL.md`` gets front matter (``name`` = ``skill.id``, ``description``, then the
+    ``license`` / ``compatibility`` / ``allowed-tools`` / ``metadata`` / other keys kept
+    in ``skill.metadata["agent_skill"]``, in their original order when known; dumped
+    with ``yaml.safe_dump(sort_keys=False)``) and a body: the kept original body when
+    the chunks are unchanged since import, else the chunks' contents joined by blank
+    lines (a chunk whose content does not start with a heading gets ``## <section>``
+    first, except a leading ``Overview`` chunk). Bundled files kept in
+    ``metadata["agent_skill"]["files"]`` are written back (``{"base64": ...}`` entries
+    decoded to bytes). Existing files of the same names are overwritten; other files
+    in the folder are left alone. Everything is checked before anything is written.
+
+    Args:
+        skill: the skill to write.
+        parent_dir: folder in which the skill folder is created (made if missing).
+
+    Returns:
+        The skill folder's path.
+
+    Raises:
+        ImportFormatError: if a bundled file name is absolute, contains ``..`` or
+            would land outside the skill folder (or on SKILL.md), or a bundled file
+            entry is not a string or ``{"base64": str}``.
+        ValidationError: if the skill id is not a valid id, it has no chunks and no
+            kept body, or its description is over 1024 characters.
+    """
+    validate_id(skill.id, "skill.id")
+    if not _SPEC_NAME.fullmatch(skill.id) or len(skill.id) > MAX_NAME_CHARS:
+        log.warning("skill id %r is not a valid Agent Skills name; writing it anyway", skill.id)
+    agent = skill.metadata.get("agent_skill") if isinstance(skill.metadata, dict) else None
+    agent = agent if isinstance(agent, dict) else {}
+
+    description = skill.description if skill.description.strip() else (skill.name or skill.id)
+    if len(description) > MAX_DESCRIPTION_CHARS:
+        raise ValidationError("skill.description", f"is {len(description)} characters; Agent "
+                              f"Skills allow at most {MAX_DESCRIPTION_CHARS}; shorten it")
+
+    values: dict[str, Any] = {"name": skill.id, "description": description}
+    values.update({key: agent[key] for key in _OPTIONAL_KEYS if key in agent})
+    extra = agent.get("extra")
+    if isinstance(extra, dict):
+        values.update({k: v for k, v in extra.items() if k not in values and isinstance(k, str)})
+    order = [k for k in agent.get("key_order", []) if isinstance(k, str) and k in values]
+    order += [k for k in _STANDARD_KEYS if k in values and k not in order]
+    order += [k for k in values if k not in order]
+    front = {key: values[key] for key in order}
+
+    body = agent.get("body")
+    if not (isinstance(body, str) and agent.get("body_sha256") == _chunks_fingerprint(skill.chunks)):
+        if not skill.chunks:
+            raise ValidationError("skill.chunks", "is empty; nothing to write as the SKILL.md body")
+        body = _body_from_chunks(skill.chunks)
+
+    newline = agent.get("newline") if agent.get("newline") in ("\n", "\r\n") else "\n"
+    head = "---\n" + _dump_yaml(front) + "---\n"
+    if newline != "\n":
+        head = head.replace("\n", newline)
+
+    folder = Path(parent_dir) / skill.id
+    outputs: list[tuple[Path, bytes]] = [(folder / SKILL_FILE, (head + body).encode("utf-8"))]
+    files = agent.get("files") or {}
+    if not isinstance(files, dict):
+        raise _error(folder, 1, "metadata['agent_skill']['files'] must be a mapping of path -> content")
+    folder_abs = folder.resolve()
+    for rel, content in files.items():
+        pure = _safe_relative(rel, folder)
+        target = folder.joinpath(*pure.parts)
+        if not target.resolve().is_relative_to(folder_abs):
+            raise _error(folder, 1, f"bundled file name {rel!r} escapes the skill folder")
+        if isinstance(content, str):
+            data = content.encode("utf-8")
+        elif isinstance(content, dict) and isinstance(content.get("base64"), str):
+            try:
+                data = base64.b64decode(content["base64"], validate=True)
+            except (binascii.Error, ValueError):
+                raise _error(folder, 1, f"bundled file {rel!r} has invalid base64 content") from None
+        else:
+            raise _error(folder, 1, f"bundled file {rel!r} must be a string or {{'base64': str}}")
+        outputs.append((target, data))
+
+    for target, data in outputs:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return folder
