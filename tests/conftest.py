@@ -64,3 +64,6 @@ def make_skill(skill_id: str, *sections: tuple[str, str], name: str | None = Non
         for i, (section, content) in enumerate(sections)
     ]
     return Skill(id=skill_id, name=name or skill_id.replace("-", " ").title(), chunks=chunks)
+
+
+from standins.fixtures import openai_standin  # noqa: E402,F401  (a shared fixture)
