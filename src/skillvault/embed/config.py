@@ -43,7 +43,8 @@ def embedder_from_config(config: dict[str, Any]) -> Any:
     """
     if not isinstance(config, dict):
         raise ValidationError(
-            "embed_config", f'must be a dict such as {{"model": "text-embedding-3-small"}}, got {type(config).__name__}'
+            "embed_config",
+            f'must be a dict such as {{"model": "text-embedding-3-small"}}, got {type(config).__name__}',
         )
     for key in config:
         if key not in _OPENAI_KEYS:
@@ -58,7 +59,8 @@ def embedder_from_config(config: dict[str, Any]) -> Any:
         if extra:
             raise ValidationError(
                 f"embed_config.{extra[0]}",
-                'the local embedder (all-MiniLM-L6-v2) takes no options; remove this key or use provider "openai"',
+                "the local embedder (all-MiniLM-L6-v2) takes no options; "
+                'remove this key or use provider "openai"',
             )
         from .local import LocalEmbedder
 
@@ -75,15 +77,19 @@ def embedder_from_config(config: dict[str, Any]) -> Any:
     _check_value(config, "model", lambda v: bool(v.strip()), "must be a non-empty model name")
     _check_value(config, "base_url", lambda v: v.startswith(("http://", "https://")),
                  'must start with http:// or https://, e.g. "http://localhost:11434/v1"')
-    _check_value(config, "api_key", lambda v: bool(v.strip()), "must not be empty; omit it to use OPENAI_API_KEY")
+    _check_value(config, "api_key", lambda v: bool(v.strip()),
+                 "must not be empty; omit it to use OPENAI_API_KEY")
     _check_value(config, "dimensions", lambda v: v >= 1, "must be a positive integer")
-    _check_value(config, "batch_size", lambda v: 1 <= v <= 2048, "must be between 1 and 2048 (the API's limit)")
+    _check_value(config, "batch_size", lambda v: 1 <= v <= 2048,
+                 "must be between 1 and 2048 (the API's limit)")
     _check_value(config, "timeout", lambda v: v > 0, "must be a positive number of seconds")
     _check_value(config, "max_retries", lambda v: v >= 0, "must be an integer >= 0")
 
     from .openai_compat import OpenAIEmbedder
 
-    options = {key: value for key, value in config.items() if key not in ("provider", "model") and value is not None}
+    options = {
+        key: value for key, value in config.items() if key not in ("provider", "model") and value is not None
+    }
     try:
         return OpenAIEmbedder(config["model"], **options)
     except ValidationError as exc:  # e.g. no API key anywhere: name the config key

@@ -107,4 +107,5 @@ def _check_int(field: str, value: object, minimum: int, optional: bool = False) 
     if value is None and optional:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValidationError(field, f"must be an integer >= {minimum}{' or None' if optional else ''}, got {value!r}")
+        allowed = f"an integer >= {minimum}" + (" or None" if optional else "")
+        raise ValidationError(field, f"must be {allowed}, got {value!r}")
