@@ -183,6 +183,7 @@ class Skill:
         version: revision number, starting at 1.
         revises: for a draft, the id of the canonical skill it proposes to change.
         metadata: extra JSON-serialisable data kept with the skill.
+        flags: review notes on a draft, e.g. ``"conflict: ..."``, ``"expired: ..."``.
     """
 
     id: str
@@ -198,6 +199,7 @@ class Skill:
     version: int = 1
     revises: Optional[str] = None
     metadata: dict = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.created_at is None:
@@ -231,6 +233,8 @@ class Skill:
             raise ValidationError("skill.created_at", "must be a datetime")
         if not isinstance(self.tags, list) or not all(isinstance(t, str) for t in self.tags):
             raise ValidationError("skill.tags", "must be a list of strings")
+        if not isinstance(self.flags, list) or not all(isinstance(f, str) for f in self.flags):
+            raise ValidationError("skill.flags", "must be a list of strings")
         if isinstance(self.version, bool) or not isinstance(self.version, int) or self.version < 1:
             raise ValidationError("skill.version", "must be an integer >= 1")
         if self.revises is not None:
@@ -304,6 +308,7 @@ class Skill:
             "version": self.version,
             "revises": self.revises,
             "metadata": dict(self.metadata),
+            "flags": list(self.flags),
         }
 
     @classmethod
@@ -346,6 +351,7 @@ class Skill:
             version=data.get("version", 1),
             revises=data.get("revises"),
             metadata=data.get("metadata") or {},
+            flags=data.get("flags") or [],
         )
 
     def to_json(self) -> str:

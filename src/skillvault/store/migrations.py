@@ -64,7 +64,50 @@ def _m001_initial(conn: sqlite3.Connection) -> None:
     # width is known.
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial]
+def _m002_review(conn: sqlite3.Connection) -> None:
+    # Drafts keep their chunk vectors here, not in chunk_vec/chunk_fts: virtual tables
+    # cannot carry the triggers that confine agent-mode writes to drafts (see guard.py),
+    # and drafts are never searched by query() anyway. Approval moves them over.
+    conn.execute(
+        """CREATE TABLE draft_vectors (
+            chunk_pk INTEGER PRIMARY KEY REFERENCES chunks(pk) ON DELETE CASCADE,
+            embedding BLOB NOT NULL
+        )"""
+    )
+    conn.execute(
+        """CREATE TABLE skill_versions (
+            skill_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            snapshot TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (skill_id, version)
+        )"""
+    )
+    conn.execute(
+        """CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            skill_id TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            details TEXT NOT NULL DEFAULT '{}'
+        )"""
+    )
+    conn.execute("CREATE INDEX audit_by_skill ON audit_log(skill_id, id)")
+    conn.execute(
+        """CREATE TABLE usage (
+            skill_id TEXT PRIMARY KEY,
+            uses INTEGER NOT NULL DEFAULT 0,
+            helpful INTEGER NOT NULL DEFAULT 0,
+            unhelpful INTEGER NOT NULL DEFAULT 0,
+            last_used TEXT
+        )"""
+    )
+    conn.execute("ALTER TABLE skills ADD COLUMN flags TEXT NOT NULL DEFAULT '[]'")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial, _m002_review]
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -25,7 +25,7 @@ from .vector_index import VectorMatrix, status_codes
 
 _SKILL_COLUMNS = (
     "id, name, source, status, confidence, extracted_from, description, tags, "
-    "version, revises, metadata, created_at, updated_at"
+    "version, revises, metadata, created_at, updated_at, flags"
 )
 _CHUNK_COLUMNS = "c.pk, c.id, c.skill_id, c.position, c.section, c.content, c.tokens, c.priority, c.required, c.dependencies"
 
@@ -159,16 +159,18 @@ class SQLiteStore:
         self._delete_chunks_of(skill.id)
         now = utc_now().isoformat()
         self.conn.execute(
-            f"""INSERT INTO skills ({_SKILL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
+            f"""INSERT INTO skills ({_SKILL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
             ON CONFLICT(id) DO UPDATE SET name=excluded.name, source=excluded.source,
               status=excluded.status, confidence=excluded.confidence,
               extracted_from=excluded.extracted_from, description=excluded.description,
               tags=excluded.tags, version=excluded.version, revises=excluded.revises,
-              metadata=excluded.metadata, created_at=excluded.created_at, updated_at=excluded.updated_at""",
+              metadata=excluded.metadata, created_at=excluded.created_at,
+              updated_at=excluded.updated_at, flags=excluded.flags""",
             (
                 skill.id, skill.name, skill.source, skill.status, float(skill.confidence),
                 skill.extracted_from, skill.description, json.dumps(skill.tags), skill.version,
                 skill.revises, json.dumps(skill.metadata), skill.created_at.isoformat(), now,
+                json.dumps(skill.flags),
             ),
         )
         for position, item in enumerate(prepared):
@@ -181,16 +183,21 @@ class SQLiteStore:
                     chunk.priority, int(chunk.required), json.dumps(chunk.dependencies), item.embed_hash,
                 ),
             ).lastrowid
-            self.conn.execute(
-                "INSERT INTO chunk_fts(rowid, skill_name, section, content) VALUES (?,?,?,?)",
-                (pk, skill.name, chunk.section, chunk.content),
-            )
-            self.conn.execute(
-                "INSERT INTO chunk_vec(rowid, embedding) VALUES (?, ?)",
-                (pk, item.vector.astype(np.float32).tobytes()),
-            )
+            blob = item.vector.astype(np.float32).tobytes()
+            if skill.status == "draft":
+                self.conn.execute("INSERT INTO draft_vectors(chunk_pk, embedding) VALUES (?, ?)", (pk, blob))
+            else:
+                self._index_chunk(pk, skill.name, chunk.section, chunk.content, blob)
         self._check_dependencies(skill)
         self._bump_generation()
+
+    def _index_chunk(self, pk: int, skill_name: str, section: str, content: str, blob: bytes) -> None:
+        """Add a non-draft chunk to the FTS and vector indexes."""
+        self.conn.execute(
+            "INSERT INTO chunk_fts(rowid, skill_name, section, content) VALUES (?,?,?,?)",
+            (pk, skill_name, section, content),
+        )
+        self.conn.execute("INSERT INTO chunk_vec(rowid, embedding) VALUES (?, ?)", (pk, blob))
 
     def _check_chunk_ownership(self, skill: Skill) -> None:
         ids = [chunk.id for chunk in skill.chunks]
@@ -238,26 +245,54 @@ class SQLiteStore:
         pks = [row[0] for row in self.conn.execute("SELECT pk FROM chunks WHERE skill_id = ?", (skill_id,))]
         if not pks:
             return
-        for batch in _batches(pks, 500):
-            marks = ",".join("?" * len(batch))
-            self.conn.execute(f"DELETE FROM chunk_fts WHERE rowid IN ({marks})", batch)
-            self.conn.execute(f"DELETE FROM chunk_vec WHERE rowid IN ({marks})", batch)
+        status = self.conn.execute("SELECT status FROM skills WHERE id = ?", (skill_id,)).fetchone()[0]
+        if status != "draft":  # drafts have no index rows (their vectors go with the chunks)
+            for batch in _batches(pks, 500):
+                marks = ",".join("?" * len(batch))
+                self.conn.execute(f"DELETE FROM chunk_fts WHERE rowid IN ({marks})", batch)
+                self.conn.execute(f"DELETE FROM chunk_vec WHERE rowid IN ({marks})", batch)
         self.conn.execute("DELETE FROM chunks WHERE skill_id = ?", (skill_id,))
 
-    def set_status(self, skill_id: str, status: str) -> None:
-        """Change a skill's status.
+    def set_status(self, skill_id: str, status: str, flags: Optional[list[str]] = None) -> None:
+        """Change a skill's status (and optionally its review flags) in its own transaction.
 
         Raises:
             NotFoundError: if there is no such skill.
         """
         with self.transaction():
-            updated = self.conn.execute(
-                "UPDATE skills SET status = ?, updated_at = ? WHERE id = ?",
-                (status, utc_now().isoformat(), skill_id),
-            ).rowcount
-            if not updated:
-                raise NotFoundError(f"no skill with id {skill_id!r}")
-            self._bump_generation()
+            self.change_status(skill_id, status, flags)
+
+    def change_status(self, skill_id: str, status: str, flags: Optional[list[str]] = None) -> None:
+        """Change a skill's status inside the caller's transaction; see :meth:`set_status`.
+
+        Moving into or out of ``draft`` moves the chunk vectors between ``draft_vectors``
+        and the search indexes (FTS5 + vec0).
+        """
+        row = self.conn.execute("SELECT status, name FROM skills WHERE id = ?", (skill_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no skill with id {skill_id!r}")
+        old_status, name = row
+        self.conn.execute(
+            "UPDATE skills SET status = ?, updated_at = ?, flags = COALESCE(?, flags) WHERE id = ?",
+            (status, utc_now().isoformat(), None if flags is None else json.dumps(flags), skill_id),
+        )
+        if old_status == "draft" and status != "draft":
+            for pk, section, content, blob in self.conn.execute(
+                """SELECT c.pk, c.section, c.content, d.embedding FROM chunks c
+                   JOIN draft_vectors d ON d.chunk_pk = c.pk WHERE c.skill_id = ?""",
+                (skill_id,),
+            ).fetchall():
+                self._index_chunk(pk, name, section, content, blob)
+                self.conn.execute("DELETE FROM draft_vectors WHERE chunk_pk = ?", (pk,))
+        elif old_status != "draft" and status == "draft":
+            for pk, blob in self.conn.execute(
+                "SELECT v.rowid, v.embedding FROM chunk_vec v JOIN chunks c ON c.pk = v.rowid WHERE c.skill_id = ?",
+                (skill_id,),
+            ).fetchall():
+                self.conn.execute("INSERT INTO draft_vectors(chunk_pk, embedding) VALUES (?, ?)", (pk, blob))
+                self.conn.execute("DELETE FROM chunk_vec WHERE rowid = ?", (pk,))
+                self.conn.execute("DELETE FROM chunk_fts WHERE rowid = ?", (pk,))
+        self._bump_generation()
 
     def replace_all_vectors(self, embedder_name: str, vectors: dict[int, np.ndarray], hashes: dict[int, str]) -> None:
         """Swap every chunk vector for a new embedder's (reindex), in one transaction.
@@ -275,10 +310,16 @@ class SQLiteStore:
                 self._set_meta(META_EMBEDDER_NAME, embedder_name)
             else:
                 self._ensure_vector_table(embedder_name, dim)
-                self.conn.executemany(
-                    "INSERT INTO chunk_vec(rowid, embedding) VALUES (?, ?)",
-                    ((pk, vector.astype(np.float32).tobytes()) for pk, vector in vectors.items()),
-                )
+                self.conn.execute("DELETE FROM draft_vectors")
+                draft_pks = {
+                    row[0]
+                    for row in self.conn.execute(
+                        "SELECT c.pk FROM chunks c JOIN skills s ON s.id = c.skill_id WHERE s.status = 'draft'"
+                    )
+                }
+                for pk, vector in vectors.items():
+                    table = "draft_vectors(chunk_pk, embedding)" if pk in draft_pks else "chunk_vec(rowid, embedding)"
+                    self.conn.execute(f"INSERT INTO {table} VALUES (?, ?)", (pk, vector.astype(np.float32).tobytes()))
                 self.conn.executemany(
                     "UPDATE chunks SET embed_hash = ? WHERE pk = ?", ((h, pk) for pk, h in hashes.items())
                 )
@@ -294,8 +335,11 @@ class SQLiteStore:
             marks = ",".join("?" * len(batch))
             for embed_hash, blob in self.conn.execute(
                 f"""SELECT c.embed_hash, v.embedding FROM chunks c JOIN chunk_vec v ON v.rowid = c.pk
+                    WHERE c.embed_hash IN ({marks})
+                    UNION ALL
+                    SELECT c.embed_hash, d.embedding FROM chunks c JOIN draft_vectors d ON d.chunk_pk = c.pk
                     WHERE c.embed_hash IN ({marks})""",
-                batch,
+                (*batch, *batch),
             ):
                 found[embed_hash] = np.frombuffer(blob, dtype=np.float32)
         return found
@@ -331,7 +375,7 @@ class SQLiteStore:
                 id=row[0], name=row[1], source=row[2], status=row[3], chunks=chunks_by_skill[row[0]],
                 confidence=row[4], extracted_from=row[5], description=row[6], tags=json.loads(row[7]),
                 version=row[8], revises=row[9], metadata=json.loads(row[10]),
-                created_at=datetime.fromisoformat(row[11]),
+                created_at=datetime.fromisoformat(row[11]), flags=json.loads(row[13]),
             )
             for row in rows
         ]
