@@ -7,6 +7,7 @@ vectors and FTS rows, or not at all.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import threading
@@ -17,10 +18,11 @@ from typing import Iterable, Iterator, Optional
 
 import numpy as np
 
-from ..errors import NotFoundError, ValidationError
+from ..errors import NotFoundError, SkillPermissionError, ValidationError
 from ..models import Chunk, Skill, utc_now
 from .connection import DriverInfo, connect
-from .migrations import migrate
+from .guard import GUARD_MESSAGE, install_agent_guard, is_guard_refusal
+from .migrations import MIGRATIONS, migrate
 from .vector_index import VectorMatrix, status_codes
 
 _SKILL_COLUMNS = (
@@ -58,10 +60,21 @@ class SQLiteStore:
 
     Args:
         path: database file; created (with its folder) when missing.
+        agent: open with agent rights (read everything, write drafts only), enforced
+            on the connection by :mod:`skillvault.store.guard`. The file must exist and
+            be migrated already (a human opens it first).
+
+    Raises:
+        SkillPermissionError: in agent mode, if the file is missing or needs migrating.
     """
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, agent: bool = False):
+        self.agent = agent
         if path != ":memory:":
+            if agent and not os.path.exists(path):
+                raise SkillPermissionError(
+                    f"agent mode cannot create a library: {path!r} does not exist; create it in human mode first"
+                )
             folder = os.path.dirname(os.path.abspath(path))
             os.makedirs(folder, exist_ok=True)
         self.path = path
@@ -70,7 +83,17 @@ class SQLiteStore:
         self._matrix: Optional[VectorMatrix] = None
         self._matrix_generation: Optional[str] = None
         self._seen_data_version: Optional[int] = None
-        self.schema_version = migrate(self.conn)
+        if agent:
+            self.schema_version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            if self.schema_version != len(MIGRATIONS):
+                self.conn.close()
+                raise SkillPermissionError(
+                    f"{path!r} has schema version {self.schema_version}, this skillvault needs "
+                    f"{len(MIGRATIONS)}; open it once in human mode to upgrade it"
+                )
+            install_agent_guard(self.conn, importlib.import_module(self.driver.module))
+        else:
+            self.schema_version = migrate(self.conn)
 
     # ------------------------------------------------------------------ plumbing
     def close(self) -> None:
@@ -84,8 +107,10 @@ class SQLiteStore:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield
-            except BaseException:
+            except BaseException as exc:
                 self.conn.execute("ROLLBACK")
+                if self.agent and is_guard_refusal(exc):
+                    raise SkillPermissionError(f"{GUARD_MESSAGE} ({exc})") from exc
                 raise
             self.conn.execute("COMMIT")
 
@@ -500,6 +525,118 @@ class SQLiteStore:
         pks = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
         vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), dim)
         return VectorMatrix(pks, vectors, status_codes([row[2] for row in rows]))
+
+    # ------------------------------------------------------------------ review data
+    def add_audit(self, actor: str, action: str, skill_id: str, reason: str = "", details: Optional[dict] = None) -> None:
+        """Append an audit entry (call inside the transaction of the audited change)."""
+        self.conn.execute(
+            "INSERT INTO audit_log(at, actor, action, skill_id, reason, details) VALUES (?,?,?,?,?,?)",
+            (utc_now().isoformat(), actor, action, skill_id, reason, json.dumps(details or {})),
+        )
+
+    def audit_entries(self, skill_id: str) -> list[dict]:
+        """Return the audit entries of a skill, oldest first."""
+        rows = self.conn.execute(
+            "SELECT at, actor, action, skill_id, reason, details FROM audit_log WHERE skill_id = ? ORDER BY id",
+            (skill_id,),
+        ).fetchall()
+        return [
+            {"at": r[0], "actor": r[1], "action": r[2], "skill_id": r[3], "reason": r[4], "details": json.loads(r[5])}
+            for r in rows
+        ]
+
+    def save_version(self, skill: Skill) -> None:
+        """Keep a snapshot of ``skill`` under its version number (inside a transaction)."""
+        self.conn.execute(
+            """INSERT INTO skill_versions(skill_id, version, snapshot, created_at) VALUES (?,?,?,?)
+               ON CONFLICT(skill_id, version) DO UPDATE SET snapshot = excluded.snapshot""",
+            (skill.id, skill.version, skill.to_json(), utc_now().isoformat()),
+        )
+
+    def get_version(self, skill_id: str, version: int) -> Optional[Skill]:
+        """Return the kept snapshot of a skill version, or None."""
+        row = self.conn.execute(
+            "SELECT snapshot FROM skill_versions WHERE skill_id = ? AND version = ?", (skill_id, version)
+        ).fetchone()
+        return Skill.from_json(row[0]) if row else None
+
+    def versions(self, skill_id: str) -> list[int]:
+        """Return the kept version numbers of a skill, ascending."""
+        return [
+            row[0]
+            for row in self.conn.execute(
+                "SELECT version FROM skill_versions WHERE skill_id = ? ORDER BY version", (skill_id,)
+            )
+        ]
+
+    def delete_skill(self, skill_id: str) -> None:
+        """Delete a skill and its chunks and index rows (inside a transaction)."""
+        self._delete_chunks_of(skill_id)
+        self.conn.execute("DELETE FROM skills WHERE id = ?", (skill_id,))
+        self._bump_generation()
+
+    def write_skill(self, skill: Skill, prepared: list[PreparedChunk], embedder_name: str) -> None:
+        """Insert or replace a skill inside the caller's transaction; see :meth:`save_skill`."""
+        self._write_skill(skill, prepared, embedder_name)
+
+    def record_usage(self, skill_ids: list[str], helpful: Optional[bool] = None) -> None:
+        """Count one use of each skill (and a helpful/unhelpful vote), in one transaction."""
+        if not skill_ids:
+            return
+        now = utc_now().isoformat()
+        with self.transaction():
+            self.conn.executemany(
+                """INSERT INTO usage(skill_id, uses, helpful, unhelpful, last_used) VALUES (?, 1, ?, ?, ?)
+                   ON CONFLICT(skill_id) DO UPDATE SET uses = uses + 1, helpful = helpful + excluded.helpful,
+                     unhelpful = unhelpful + excluded.unhelpful, last_used = excluded.last_used""",
+                [(skill_id, int(helpful is True), int(helpful is False), now) for skill_id in skill_ids],
+            )
+
+    def usage_of(self, skill_id: str) -> dict:
+        """Return ``{"uses", "helpful", "unhelpful", "last_used"}`` of a skill (zeros if unused)."""
+        row = self.conn.execute(
+            "SELECT uses, helpful, unhelpful, last_used FROM usage WHERE skill_id = ?", (skill_id,)
+        ).fetchone()
+        if row is None:
+            return {"uses": 0, "helpful": 0, "unhelpful": 0, "last_used": None}
+        return {"uses": row[0], "helpful": row[1], "unhelpful": row[2], "last_used": row[3]}
+
+    def skill_ids_untouched_since(self, status: str, cutoff: datetime) -> list[str]:
+        """Return ids of skills in ``status`` whose last change is older than ``cutoff``."""
+        return [
+            row[0]
+            for row in self.conn.execute(
+                "SELECT id FROM skills WHERE status = ? AND updated_at < ? ORDER BY id", (status, cutoff.isoformat())
+            )
+        ]
+
+    def skill_vectors(self, statuses: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
+        """Return skill ids and one unit vector per skill (the mean of its chunk vectors).
+
+        Drafts' vectors come from ``draft_vectors``, other skills' from ``chunk_vec``.
+        """
+        dim = self.embedder_record()[1]
+        if dim is None:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        marks = ",".join("?" * len(statuses))
+        rows = self.conn.execute(
+            f"""SELECT c.skill_id, v.embedding FROM chunks c JOIN skills s ON s.id = c.skill_id
+                JOIN chunk_vec v ON v.rowid = c.pk WHERE s.status IN ({marks})
+                UNION ALL
+                SELECT c.skill_id, d.embedding FROM chunks c JOIN skills s ON s.id = c.skill_id
+                JOIN draft_vectors d ON d.chunk_pk = c.pk WHERE s.status IN ({marks})""",
+            (*statuses, *statuses),
+        ).fetchall()
+        sums: dict[str, np.ndarray] = {}
+        for skill_id, blob in rows:
+            vector = np.frombuffer(blob, dtype=np.float32)
+            sums[skill_id] = sums[skill_id] + vector if skill_id in sums else vector.copy()
+        ids = sorted(sums)
+        if not ids:
+            return [], np.zeros((0, dim), dtype=np.float32)
+        matrix = np.stack([sums[i] for i in ids])
+        matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+        return ids, matrix.astype(np.float32)
 
     # ------------------------------------------------------------------ stats
     def counts(self) -> dict:
