@@ -42,3 +42,19 @@ def count_tokens_many(texts: list[str]) -> list[int]:
     """
     encoded = _encoding().encode_batch(texts, disallowed_special=())
     return [len(tokens) for tokens in encoded]
+
+
+def keep_last_tokens(text: str, limit: int) -> tuple[str, int]:
+    """Return the end of ``text`` that fits in ``limit`` tokens, and how many were cut.
+
+    Args:
+        text: any string.
+        limit: the most tokens to keep (> 0).
+
+    Returns:
+        ``(kept_text, dropped_token_count)``; ``text`` unchanged and 0 if it fits.
+    """
+    tokens = _encoding().encode(text, disallowed_special=())
+    if len(tokens) <= limit:
+        return text, 0
+    return _encoding().decode(tokens[-limit:]), len(tokens) - limit

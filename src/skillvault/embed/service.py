@@ -7,7 +7,9 @@ embedder again.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 from typing import Callable, Optional
 
 import numpy as np
@@ -16,8 +18,10 @@ from ..errors import EmbedderMismatchError
 from ..models import Chunk
 from ..store import SQLiteStore
 from .base import Embedder, embed_checked
+from .null_texts import NULL_TEXTS
 
 BATCH_SIZE = 64
+_NULL_META_KEY = "null_vectors"
 
 #: ``progress(done, total)`` callback type for long embedding runs.
 Progress = Callable[[int, int], None]
@@ -39,6 +43,7 @@ class EmbeddingService:
     def __init__(self, store: SQLiteStore, embedder: Embedder):
         self.store = store
         self.embedder = embedder
+        self._null_vectors: Optional[np.ndarray] = None
 
     @property
     def name(self) -> str:
@@ -113,3 +118,25 @@ class EmbeddingService:
         fresh = self.embed([texts[i] for i in unique.values()], progress)
         known.update(zip(unique.keys(), fresh))
         return [(h, known[h]) for h in hashes]
+
+    def null_vectors(self) -> np.ndarray:
+        """Vectors of :data:`NULL_TEXTS` under this embedder (unit rows).
+
+        Kept in memory, and in the database's meta table so that later processes do
+        not embed them again (not in agent mode, which cannot write meta).
+        """
+        if self._null_vectors is not None:
+            return self._null_vectors
+        raw = self.store.get_meta(_NULL_META_KEY)
+        if raw:
+            record = json.loads(raw)
+            if record.get("embedder") == self.name and record.get("texts") == len(NULL_TEXTS):
+                data = np.frombuffer(base64.b64decode(record["vectors"]), dtype=np.float32)
+                self._null_vectors = data.reshape(len(NULL_TEXTS), -1)
+                return self._null_vectors
+        vectors = self.embed(list(NULL_TEXTS))
+        if not self.store.agent:
+            record = {"embedder": self.name, "texts": len(NULL_TEXTS), "vectors": base64.b64encode(vectors.tobytes()).decode()}
+            self.store.set_meta(_NULL_META_KEY, json.dumps(record))
+        self._null_vectors = vectors
+        return vectors
