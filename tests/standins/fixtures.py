@@ -9,6 +9,7 @@ from typing import Iterator
 
 import pytest
 
+from .anthropic_server import AnthropicStandIn
 from .openai_server import OpenAIStandIn
 
 
@@ -16,4 +17,11 @@ from .openai_server import OpenAIStandIn
 def openai_standin() -> Iterator[OpenAIStandIn]:
     """A running :class:`OpenAIStandIn` (any bearer token accepted), stopped after the test."""
     with OpenAIStandIn() as server:
+        yield server
+
+
+@pytest.fixture
+def anthropic_standin() -> Iterator[AnthropicStandIn]:
+    """A running :class:`AnthropicStandIn` (any key accepted), stopped after the test."""
+    with AnthropicStandIn() as server:
         yield server
