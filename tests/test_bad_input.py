@@ -101,7 +101,13 @@ def test_constructor_arguments_are_checked(db_path, kwargs, field):
     assert info.value.field == field
 
 
+def test_agent_mode_cannot_create_a_library(db_path, embed):
+    with pytest.raises(SkillPermissionError, match="create it in human mode first"):
+        SkillManager(db_path, embed_fn=embed, mode="agent")
+
+
 def test_agent_mode_refuses_writes_with_permission_error(db_path, embed):
+    SkillManager(db_path, embed_fn=embed).close()
     agent = SkillManager(db_path, embed_fn=embed, mode="agent")
     with pytest.raises(PermissionError):
         agent.register(make_skill("x", ("a", "b")))

@@ -30,7 +30,10 @@ def test_one_skill_round_trips_exactly(sm, tmp_path):
     sm.export("git-rebase", path)
     sm.register(make_skill("git-rebase", ("Other", "overwritten")))
     assert sm.import_(path) == "git-rebase"
-    assert sm.get("git-rebase").to_dict() == original.to_dict()
+    restored = sm.get("git-rebase").to_dict()
+    # overwriting makes new versions (2: the other content, 3: the import); the rest is exact
+    assert restored.pop("version") == original.version + 2
+    assert restored == {k: v for k, v in original.to_dict().items() if k != "version"}
 
 
 def test_whole_library_round_trips_into_a_new_db(sm, tmp_path, embed):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
-from . import library
+from . import library, review
 from .embed.base import Embedder
 from .embed.service import EmbeddingService, Progress
 from .errors import ImportFormatError, NotFoundError, SkillPermissionError, ValidationError
@@ -15,10 +16,14 @@ from .retrieval import Hit, Packing, Retriever
 from .store import SQLiteStore
 
 MODES = ("human", "agent")
+DEFAULT_AUTO_PROMOTE = {"usage": 5, "confidence": 0.9}
+DEFAULT_DRAFT_TTL_DAYS = 30
+MAINTENANCE_INTERVAL_SECONDS = 3600
 MAX_QUERY_CHARS = 10_000
 MAX_BUDGET = 1_000_000
 
 EmbedFn = Callable[[str], Sequence[float]]
+_LAST_MAINTENANCE_KEY = "last_maintenance"
 
 
 def make_embedder(embed_fn: Optional[EmbedFn] = None, embed_config: Optional[dict] = None) -> Embedder:
@@ -57,7 +62,13 @@ class SkillManager:
         mode: ``"human"`` (full access) or ``"agent"`` (read canonical skills, write
             drafts only). ``"admin"``, the 0.1.x name, means ``"human"``.
         min_confidence: extraction threshold (0..1) for drafts.
-        auto_promote: ``{"usage": int, "confidence": float}`` thresholds.
+        auto_promote: ``{"usage": int, "confidence": float}``: a draft used this often,
+            this confident and conflicting with no canonical skill is promoted without
+            review. ``None`` turns auto-promotion off.
+        llm_config: ``{"provider": "openai" | "anthropic", "model": ..., "base_url": ...,
+            "api_key": ...}`` selects a built-in extraction adapter when ``llm_fn`` is None.
+        draft_ttl_days: drafts untouched this long are archived by :meth:`maintenance`
+            (``None``: never).
 
     Raises:
         ValidationError: on a bad argument.
@@ -73,7 +84,9 @@ class SkillManager:
         llm_fn: Optional[Callable[[str], dict]] = None,
         mode: str = "human",
         min_confidence: float = 0.7,
-        auto_promote: Optional[dict] = None,
+        auto_promote: Optional[dict] = DEFAULT_AUTO_PROMOTE,
+        llm_config: Optional[dict] = None,
+        draft_ttl_days: Optional[float] = DEFAULT_DRAFT_TTL_DAYS,
     ):
         if mode == "admin":
             mode = "human"
@@ -84,11 +97,12 @@ class SkillManager:
         if not isinstance(db_path, (str, Path)) or not str(db_path):
             raise ValidationError("db_path", "must be a file path (or ':memory:')")
         self.mode = mode
-        self.llm_fn = llm_fn
         self.min_confidence = float(min_confidence)
-        self.auto_promote = dict(auto_promote or {"usage": 5, "confidence": 0.9})
+        self.auto_promote = _check_auto_promote(auto_promote)
+        self.draft_ttl_days = _check_ttl(draft_ttl_days)
+        self.llm_fn = _make_llm(llm_fn, llm_config)
         embedder = make_embedder(embed_fn, embed_config)
-        self.store = SQLiteStore(str(db_path))
+        self.store = SQLiteStore(str(db_path), agent=(mode == "agent"))
         self.embeddings = EmbeddingService(self.store, embedder)
         try:
             self.embeddings.check_compatible()
@@ -96,6 +110,8 @@ class SkillManager:
             self.store.close()
             raise
         self.retriever = Retriever(self.store, self.embeddings)
+        if mode == "human" and self._maintenance_due():
+            self.maintenance()
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
@@ -138,14 +154,24 @@ class SkillManager:
     def get(self, skill_id: str) -> Optional[Skill]:
         """Return the skill with this id (with its chunks), or None."""
         validate_id(skill_id, "skill_id")
-        return self.store.get_skill(skill_id)
+        skill = self.store.get_skill(skill_id)
+        if self.mode == "agent" and skill is not None and skill.status != "canonical":
+            return None  # agents see canonical skills only
+        return skill
 
     def list(self, status: Optional[str] = None, source: Optional[str] = None) -> list[Skill]:
         """Return skills, optionally only those with this status and/or source.
 
+        In agent mode only canonical skills are listed.
+
         Raises:
             ValidationError: for an unknown status or source.
+            SkillPermissionError: in agent mode, for a status other than canonical.
         """
+        if self.mode == "agent":
+            if status not in (None, "canonical"):
+                self._require_human(f"list(status={status!r})")
+            status = "canonical"
         if status is not None and status not in STATUSES:
             raise ValidationError("status", f"must be one of {STATUSES} or None, got {status!r}")
         if source is not None and source not in SOURCES:
@@ -160,8 +186,7 @@ class SkillManager:
             NotFoundError: if there is no such skill.
         """
         self._require_human("archive")
-        validate_id(skill_id, "skill_id")
-        self.store.set_status(skill_id, "archived")
+        review.archive(self.store, skill_id)
 
     # ------------------------------------------------------------------ retrieval
     def query(self, text: str, budget: int = 2000, explain: bool = False) -> Union[str, Packing]:
@@ -185,6 +210,7 @@ class SkillManager:
         if isinstance(budget, bool) or not isinstance(budget, int) or not 0 < budget <= MAX_BUDGET:
             raise ValidationError("budget", f"must be a positive integer of at most {MAX_BUDGET}, got {budget!r}")
         packing = self.retriever.query(text, budget)
+        self.store.record_usage(packing.served_skill_ids)
         return packing if explain else packing.text
 
     def search(self, text: str, k: int = 10) -> list[Hit]:
@@ -202,6 +228,151 @@ class SkillManager:
             raise ValidationError("k", f"must be an integer between 1 and 1000, got {k!r}")
         return self.retriever.search(text, k)
 
+    # ------------------------------------------------------------------ self-growth
+    def extract(self, messages_or_text: Any) -> Optional[str]:
+        """Ask the LLM whether a conversation holds reusable knowledge; store it as a draft.
+
+        Secrets are redacted before the text reaches the LLM and again from its answer.
+        A near-duplicate of an existing draft is merged into it; knowledge close to a
+        canonical skill becomes a proposed revision of it (``Skill.revises``).
+
+        Args:
+            messages_or_text: a list of ``{"role", "content"}`` messages (OpenAI or
+                Anthropic content blocks) or plain text.
+
+        Returns:
+            The draft id (``draft::<slug>``), or None if there was nothing reusable,
+            the confidence was below ``min_confidence``, or the LLM failed (the
+            reason is logged on the ``skillvault`` logger; nothing is raised for it).
+
+        Raises:
+            ValidationError: if the input has the wrong shape or no ``llm_fn`` /
+                ``llm_config`` was given.
+        """
+        from .growth.extract import DEFAULT_MAX_INPUT_TOKENS, extract
+
+        if self.llm_fn is None:
+            raise ValidationError("llm_fn", "extract needs an llm_fn (text -> dict) or an llm_config")
+        limit = getattr(self.llm_fn, "max_input_tokens", None) or DEFAULT_MAX_INPUT_TOKENS
+        actor = "agent" if self.mode == "agent" else "human"
+        draft_id = extract(self.store, self.embeddings, self.llm_fn, messages_or_text, self.min_confidence, actor, limit)
+        if draft_id and self.mode == "human":
+            self._promote(only=[draft_id])
+        return draft_id
+
+    def record_usage(self, skill_id: str, helpful: Optional[bool] = None) -> None:
+        """Count a use of a skill (or draft), optionally with a helpful / unhelpful vote.
+
+        In human mode a draft that now meets ``auto_promote`` is promoted (unless it
+        conflicts with a canonical skill).
+
+        Raises:
+            NotFoundError: no such skill. ValidationError: ``helpful`` not a bool/None.
+        """
+        validate_id(skill_id, "skill_id")
+        if helpful is not None and not isinstance(helpful, bool):
+            raise ValidationError("helpful", f"must be True, False or None, got {helpful!r}")
+        if self.store.get_skill(skill_id) is None:
+            raise NotFoundError(f"no skill with id {skill_id!r}")
+        self.store.record_usage([skill_id], helpful)
+        if self.mode == "human":
+            self._promote(only=[skill_id])
+
+    def usage(self, skill_id: str) -> dict:
+        """Return ``{"uses", "helpful", "unhelpful", "last_used"}`` for a skill."""
+        validate_id(skill_id, "skill_id")
+        return self.store.usage_of(skill_id)
+
+    def _promote(self, only: Optional[list[str]] = None) -> list[str]:
+        from .growth.promote import promote_ready_drafts
+
+        return promote_ready_drafts(self.store, self.embeddings, self.auto_promote, only)
+
+    # ------------------------------------------------------------------ review
+    def review_queue(self) -> list[Skill]:
+        """Return the drafts awaiting review, newest first.
+
+        Each draft carries ``confidence``, ``revises`` (the canonical skill it proposes
+        to change, if any) and ``flags`` (why it was flagged, e.g. ``conflict: ...``).
+
+        Raises:
+            SkillPermissionError: in agent mode.
+        """
+        self._require_human("review_queue")
+        return review.review_queue(self.store)
+
+    def approve(self, draft_id: str, reviewer: Optional[str] = None, note: Optional[str] = None) -> str:
+        """Make a draft canonical: a new skill, or a new version of the skill it revises.
+
+        Returns:
+            The canonical skill's id (the draft id no longer exists afterwards).
+
+        Raises:
+            SkillPermissionError: in agent mode. NotFoundError / ValidationError:
+                unknown id or not a draft.
+        """
+        self._require_human("approve")
+        return review.approve(self.store, self.embeddings, draft_id, reviewer, note)
+
+    def reject(self, draft_id: str, reason: str, reviewer: Optional[str] = None) -> None:
+        """Reject a draft; it is kept with status ``rejected`` and the reason.
+
+        Raises:
+            SkillPermissionError: in agent mode. ValidationError: empty reason or not
+                a draft. NotFoundError: unknown id.
+        """
+        self._require_human("reject")
+        review.reject(self.store, draft_id, reason, reviewer)
+
+    def restore(self, skill_id: str) -> str:
+        """Bring back an archived skill (an expired draft returns to the queue).
+
+        Returns:
+            Its new status.
+        """
+        self._require_human("restore")
+        return review.restore(self.store, skill_id)
+
+    def rollback(self, skill_id: str, version: int) -> int:
+        """Restore the content of a kept version of a skill, as a new version.
+
+        Returns:
+            The new version number.
+
+        Raises:
+            SkillPermissionError: in agent mode. NotFoundError: unknown skill/version.
+        """
+        self._require_human("rollback")
+        return review.rollback(self.store, self.embeddings, skill_id, version)
+
+    def versions(self, skill_id: str) -> list[int]:
+        """Return the kept version numbers of a skill."""
+        validate_id(skill_id, "skill_id")
+        return self.store.versions(skill_id)
+
+    def history(self, skill_id: str) -> list[dict]:
+        """Return the audit trail of a skill (who, when, action, reason), oldest first."""
+        self._require_human("history")
+        return review.history(self.store, skill_id)
+
+    def maintenance(self) -> dict:
+        """Archive drafts past their TTL and promote drafts that qualify. Cheap to call.
+
+        Returns:
+            ``{"expired": [ids], "promoted": [ids]}``.
+        """
+        from .growth.promote import expire_drafts
+
+        self._require_human("maintenance")
+        expired = expire_drafts(self.store, self.draft_ttl_days) if self.draft_ttl_days is not None else []
+        promoted = self._promote()
+        self.store.set_meta(_LAST_MAINTENANCE_KEY, str(time.time()))
+        return {"expired": expired, "promoted": promoted}
+
+    def _maintenance_due(self) -> bool:
+        last = self.store.get_meta(_LAST_MAINTENANCE_KEY)
+        return last is None or time.time() - float(last) > MAINTENANCE_INTERVAL_SECONDS
+
     # ------------------------------------------------------------------ import / export
     def export(self, skill_id: str, path: Union[str, Path]) -> Path:
         """Write one skill to ``path``: a ``.json`` file, or else an Agent Skills folder.
@@ -215,6 +386,7 @@ class SkillManager:
         Raises:
             NotFoundError: if there is no such skill.
         """
+        self._require_human("export")
         validate_id(skill_id, "skill_id")
         skill = self.store.get_skill(skill_id)
         if skill is None:
@@ -233,6 +405,7 @@ class SkillManager:
         Returns:
             The file or folder written.
         """
+        self._require_human("export_all")
         skills = self.list(status=status)
         path = Path(path)
         if path.suffix.lower() == ".json":
@@ -331,6 +504,41 @@ def reindex(
         return library.reindex(store, EmbeddingService(store, make_embedder(embed_fn, embed_config)), progress)
     finally:
         store.close()
+
+
+def _check_auto_promote(value: Any) -> Optional[dict]:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"usage", "confidence"}:
+        raise ValidationError("auto_promote", 'must be {"usage": int, "confidence": float} or None')
+    usage, confidence = value["usage"], value["confidence"]
+    if isinstance(usage, bool) or not isinstance(usage, int) or usage < 1:
+        raise ValidationError("auto_promote.usage", f"must be an integer >= 1, got {usage!r}")
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 <= confidence <= 1:
+        raise ValidationError("auto_promote.confidence", f"must be a number between 0 and 1, got {confidence!r}")
+    return {"usage": usage, "confidence": float(confidence)}
+
+
+def _check_ttl(value: Any) -> Optional[float]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValidationError("draft_ttl_days", f"must be a positive number of days or None, got {value!r}")
+    return float(value)
+
+
+def _make_llm(llm_fn: Any, llm_config: Optional[dict]) -> Optional[Callable[[str], Any]]:
+    if llm_fn is not None and llm_config is not None:
+        raise ValidationError("llm_config", "give either llm_fn or llm_config, not both")
+    if llm_fn is not None:
+        if not callable(llm_fn):
+            raise ValidationError("llm_fn", f"must be callable (text -> dict), got {type(llm_fn).__name__}")
+        return llm_fn
+    if llm_config is not None:
+        from .growth.llm import llm_from_config
+
+        return llm_from_config(llm_config)
+    return None
 
 
 def _check_query_text(text: Any) -> None:

@@ -292,6 +292,20 @@ class Skill:
             if dep == chunk.id:
                 raise ValidationError(f"{where}.dependencies[{dep_index}]", "a chunk cannot depend on itself")
 
+    def renamed(self, new_id: str) -> "Skill":
+        """Return a deep copy under ``new_id``, chunk ids renamed to ``<new_id>::<part>``.
+
+        ``<part>`` is what follows the last ``::`` of the old chunk id; dependencies on
+        the skill's own chunks follow the rename.
+        """
+        renamed = {chunk.id: f"{new_id}::{chunk.id.split('::')[-1]}" for chunk in self.chunks}
+        copy = Skill.from_dict({**self.to_dict(), "id": new_id})
+        for chunk in copy.chunks:
+            chunk.id = renamed[chunk.id]
+            chunk.skill_id = new_id
+            chunk.dependencies = [renamed.get(dep, dep) for dep in chunk.dependencies]
+        return copy
+
     def to_dict(self) -> dict:
         """Return the JSON-ready dict form (a superset of the 0.1.x export shape)."""
         return {

@@ -181,6 +181,9 @@ class SQLiteStore:
         if prepared:
             self._ensure_vector_table(embedder_name, int(prepared[0].vector.shape[0]))
         self._check_chunk_ownership(skill)
+        previous = self.conn.execute("SELECT version FROM skills WHERE id = ?", (skill.id,)).fetchone()
+        if previous is not None and skill.status != "draft":
+            skill.version = previous[0] + 1  # overwriting a skill makes a new version
         self._delete_chunks_of(skill.id)
         now = utc_now().isoformat()
         self.conn.execute(
@@ -214,6 +217,8 @@ class SQLiteStore:
             else:
                 self._index_chunk(pk, skill.name, chunk.section, chunk.content, blob)
         self._check_dependencies(skill)
+        if skill.status != "draft":
+            self.save_version(skill)
         self._bump_generation()
 
     def _index_chunk(self, pk: int, skill_name: str, section: str, content: str, blob: bytes) -> None:
@@ -388,6 +393,10 @@ class SQLiteStore:
             params.append(source)
         rows = self.conn.execute(sql + " ORDER BY created_at, id", params).fetchall()
         return self._skills_from_rows(rows)
+
+    def skill_names(self, status: str) -> list[tuple[str, str]]:
+        """Return ``(id, name)`` of every skill in ``status`` (no chunks loaded)."""
+        return self.conn.execute("SELECT id, name FROM skills WHERE status = ? ORDER BY id", (status,)).fetchall()
 
     def _skills_from_rows(self, rows: list[tuple]) -> list[Skill]:
         chunks_by_skill: dict[str, list[Chunk]] = {row[0]: [] for row in rows}

@@ -1,0 +1,1 @@
+"""Self-growth: extraction, redaction, dedup/merge, auto-promotion."""

@@ -1,0 +1,229 @@
+"""Extraction: conversation → redacted text → LLM → checked knowledge → draft skill.
+
+A draft is stored as a skill with ``status="draft"``, ``source="extracted"`` and an id
+``draft::<slug>``; one chunk per section (playbook, examples, when to use). Before it
+is written it is compared with what exists (see :func:`place_draft`): a near-duplicate
+of a draft is merged into it; something close to a canonical skill becomes a proposed
+revision of that skill (``revises``).
+
+``extract`` never raises for what the LLM did (errors, bad JSON, junk fields): it logs
+the reason and returns None. It raises only for bad *input* from the caller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from .. import library
+from ..embed.service import EmbeddingService
+from ..models import Chunk, Skill, slugify
+from ..store import SQLiteStore
+from .conversation import conversation_text, trim_to_tokens
+from .knowledge import Knowledge, Rejected, parse_knowledge
+from .redact import redact, redact_value
+
+log = logging.getLogger("skillvault")
+
+DEFAULT_MAX_INPUT_TOKENS = 100_000
+EXCERPT_CHARS = 300
+#: Similarity above the null-text baseline, as a fraction of the way to 1.0, at which a
+#: new draft is the same knowledge as an existing draft (merge) ...
+DUPLICATE_SIMILARITY = 0.85
+#: ... or close enough to a canonical skill to be a proposed revision of it.
+REVISION_SIMILARITY = 0.70
+MAX_MERGE_SOURCES = 20
+
+
+@dataclass
+class Placement:
+    """Where a new draft goes: merged into ``merge_into``, or new (maybe revising)."""
+
+    merge_into: Optional[str] = None
+    revises: Optional[str] = None
+    reason: str = ""
+
+
+def extract(
+    store: SQLiteStore,
+    embeddings: EmbeddingService,
+    llm: Callable[[str], Any],
+    conversation: Any,
+    min_confidence: float,
+    actor: str,
+    max_input_tokens: int = DEFAULT_MAX_INPUT_TOKENS,
+) -> Optional[str]:
+    """Run the extraction pipeline and store (or merge) a draft.
+
+    Args:
+        store: the skill store.
+        embeddings: the embedding service.
+        llm: ``text -> dict`` (the user's ``llm_fn`` or a built-in adapter).
+        conversation: messages or text.
+        min_confidence: drafts below this confidence are not stored.
+        actor: who is extracting, for the audit log (``"agent"`` in agent mode).
+        max_input_tokens: the conversation is trimmed (keeping its end) to this.
+
+    Returns:
+        The draft id (new or merged into), or None.
+
+    Raises:
+        ValidationError: if ``conversation`` has the wrong shape.
+    """
+    text = conversation_text(conversation)
+    redacted = redact(text)
+    if redacted.findings:
+        log.info("extract: redacted %d secret(s) before calling the LLM", len(redacted.findings))
+    prompt_text = trim_to_tokens(redacted.text, max_input_tokens)
+    try:
+        answer = llm(prompt_text)
+    except Exception as exc:  # the LLM is remote or user code; keep the caller's flow alive
+        log.warning("extract: the LLM call failed (%s: %s); no draft", type(exc).__name__, exc)
+        return None
+    clean_answer, answer_findings = redact_value(answer)
+    if answer_findings:
+        log.info("extract: redacted %d secret(s) from the LLM's answer", len(answer_findings))
+    try:
+        knowledge = parse_knowledge(clean_answer)
+    except Rejected as exc:
+        log.warning("extract: LLM answer rejected: %s", exc)
+        return None
+    if knowledge is None:
+        log.info("extract: the LLM found no reusable knowledge")
+        return None
+    if knowledge.confidence < min_confidence:
+        log.info("extract: confidence %.2f below min_confidence %.2f; no draft", knowledge.confidence, min_confidence)
+        return None
+    knowledge.dependencies = _known_skill_ids(store, knowledge.dependencies)
+    provenance = _provenance(redacted.text)
+    try:
+        return _store_draft(store, embeddings, knowledge, provenance, actor)
+    except Exception as exc:  # embedding API down, DB busy...: log, keep the caller alive
+        log.warning("extract: could not store the draft (%s: %s)", type(exc).__name__, exc)
+        return None
+
+
+def _known_skill_ids(store: SQLiteStore, ids: list[str]) -> list[str]:
+    known = [skill_id for skill_id in ids if (s := store.get_skill(skill_id)) is not None and s.status == "canonical"]
+    dropped = set(ids) - set(known)
+    if dropped:
+        log.info("extract: dropped dependencies on unknown or non-canonical skills: %s", sorted(dropped))
+    return known
+
+
+def _provenance(redacted_text: str) -> str:
+    digest = hashlib.sha256(redacted_text.encode("utf-8")).hexdigest()
+    excerpt = " ".join(redacted_text.split())[:EXCERPT_CHARS]
+    return f"sha256:{digest}\n{excerpt}"
+
+
+def draft_skill(knowledge: Knowledge, draft_id: str, provenance: str) -> Skill:
+    """Build the draft :class:`Skill` for ``knowledge`` under ``draft_id``."""
+    sections = [("playbook", "Playbook", knowledge.playbook), ("examples", "Examples", knowledge.examples),
+                ("when-to-use", "When to use", knowledge.when_to_use)]
+    chunks = [
+        Chunk(id=f"{draft_id}::{part}", section=title, content=f"## {title}\n\n{body}")
+        for part, title, body in sections
+        if body.strip()
+    ]
+    chunks[0].dependencies = list(knowledge.dependencies)
+    return Skill(
+        id=draft_id, name=knowledge.title, source="extracted", status="draft", chunks=chunks,
+        confidence=knowledge.confidence, extracted_from=provenance, tags=list(knowledge.tags),
+        metadata={"confidence_estimated": knowledge.confidence_estimated},
+    )
+
+
+def unique_draft_id(store: SQLiteStore, title: str) -> str:
+    """Return ``draft::<slug>``; titles that slug alike get a suffix from their own hash.
+
+    The same title always maps to the same id (so re-extracting it finds the draft),
+    different titles never share one.
+    """
+    base = f"draft::{slugify(title)}"
+    candidate = base
+    attempt = 0
+    while True:
+        existing = store.get_skill(candidate)
+        if existing is None or same_title(existing.name, title):
+            return candidate
+        attempt += 1
+        digest = hashlib.sha256(f"{title}\n{attempt}".encode("utf-8")).hexdigest()[:6]
+        candidate = f"{base}-{digest}"
+
+
+def same_title(a: str, b: str) -> bool:
+    return " ".join(a.lower().split()) == " ".join(b.lower().split())
+
+
+def place_draft(store: SQLiteStore, embeddings: EmbeddingService, skill: Skill, vector: np.ndarray) -> Placement:
+    """Decide whether a new draft merges into a draft, revises a canonical skill, or is new.
+
+    Similarity is measured between skill vectors (mean of chunk vectors) and rescaled
+    against the null-text baseline, ``(s - null_mean) / (1 - null_mean)``, so one
+    threshold works across embedders. A same-titled draft or skill counts as a match.
+    """
+    null_mean = float((embeddings.null_vectors() @ vector).mean())
+
+    def rescaled(similarity: float) -> float:
+        return (similarity - null_mean) / max(1e-6, 1.0 - null_mean)
+
+    for status, threshold in (("draft", DUPLICATE_SIMILARITY), ("canonical", REVISION_SIMILARITY)):
+        ids, matrix = store.skill_vectors((status,))
+        best_id, best = None, -1.0
+        if ids:
+            scores = matrix @ vector
+            index = int(np.argmax(scores))
+            best_id, best = ids[index], rescaled(float(scores[index]))
+        same_title = [sid for sid, name in store.skill_names(status) if same_title(name, skill.name)]
+        if same_title:
+            best_id, best = same_title[0], 1.0
+        if best_id is not None and best >= threshold:
+            reason = f"similarity {best:.2f} to {status} skill {best_id}"
+            if status == "draft":
+                return Placement(merge_into=best_id, reason=reason)
+            return Placement(revises=best_id, reason=reason)
+    return Placement()
+
+
+def _store_draft(store: SQLiteStore, embeddings: EmbeddingService, knowledge: Knowledge, provenance: str, actor: str) -> str:
+    draft = draft_skill(knowledge, unique_draft_id(store, knowledge.title), provenance)
+    ready, prepared = library.prepare(draft, embeddings)
+    vector = np.mean([p.vector for p in prepared], axis=0)
+    vector /= np.linalg.norm(vector)
+    placement = place_draft(store, embeddings, ready, vector)
+    if placement.merge_into:
+        return _merge(store, embeddings, ready, placement, actor)
+    ready.revises = placement.revises
+    if placement.revises:
+        ready.flags = [f"revises {placement.revises}: {placement.reason}"]
+    with store.transaction():
+        store.write_skill(ready, prepared, embeddings.name)
+        store.add_audit(actor, "extract", ready.id, details={"confidence": ready.confidence, "revises": ready.revises})
+    return ready.id
+
+
+def _merge(store: SQLiteStore, embeddings: EmbeddingService, new: Skill, placement: Placement, actor: str) -> str:
+    """Fold a re-discovered draft into the existing one: best content wins, usage counts."""
+    target = store.get_skill(placement.merge_into)
+    sources = list(target.metadata.get("merged_from", []))[-(MAX_MERGE_SOURCES - 1):] + [new.extracted_from[:80]]
+    if new.confidence > target.confidence:
+        merged = new.renamed(target.id)
+        merged.revises = target.revises
+    else:
+        merged = target
+    merged.metadata = {**merged.metadata, "merged_from": sources, "merges": int(target.metadata.get("merges", 0)) + 1}
+    merged.confidence = max(new.confidence, target.confidence)
+    merged.extracted_from = target.extracted_from
+    merged.created_at = target.created_at
+    merged.flags = target.flags
+    ready, prepared = library.prepare(merged, embeddings)
+    with store.transaction():
+        store.write_skill(ready, prepared, embeddings.name)
+        store.add_audit(actor, "merge", target.id, reason=placement.reason, details={"confidence": new.confidence})
+    store.record_usage([target.id])  # re-discovering knowledge is evidence it is used
+    return target.id

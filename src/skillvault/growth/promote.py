@@ -1,0 +1,94 @@
+"""Auto-promotion of well-used, confident drafts, and expiry of forgotten ones.
+
+A draft is promoted without a human when its usage count reaches
+``auto_promote["usage"]`` and its confidence ``auto_promote["confidence"]`` — unless
+it conflicts with a canonical skill: it proposes a revision of one, has the same title
+as one, or is close to one (rescaled similarity ≥ the revision threshold). Such a
+draft stays in the queue flagged ``conflict: ...`` for a human. Promotions are audited
+with the action ``auto-promote``.
+
+Usage counts are trusted as given: an agent that calls ``record_usage`` on its own
+draft raises its count. Where agents are not trusted, pass ``auto_promote=None``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Optional
+
+import numpy as np
+
+from .. import review
+from ..embed.service import EmbeddingService
+from ..models import Skill, utc_now
+from ..store import SQLiteStore
+from .extract import REVISION_SIMILARITY, same_title
+
+log = logging.getLogger("skillvault")
+
+AUTO_PROMOTER = "auto-promote"
+MAINTENANCE = "maintenance"
+
+
+def conflict_reason(store: SQLiteStore, embeddings: EmbeddingService, draft: Skill) -> Optional[str]:
+    """Return why ``draft`` conflicts with a canonical skill, or None if it does not."""
+    if draft.revises:
+        return f"it proposes a revision of canonical skill {draft.revises}"
+    for skill_id, name in store.skill_names("canonical"):
+        if same_title(name, draft.name):
+            return f"same title as canonical skill {skill_id}"
+    draft_ids, draft_vectors = store.skill_vectors(("draft",))
+    canonical_ids, canonical_vectors = store.skill_vectors(("canonical",))
+    if draft.id not in draft_ids or not canonical_ids:
+        return None
+    vector = draft_vectors[draft_ids.index(draft.id)]
+    null_mean = float((embeddings.null_vectors() @ vector).mean())
+    scores = (canonical_vectors @ vector - null_mean) / max(1e-6, 1.0 - null_mean)
+    best = int(np.argmax(scores))
+    if scores[best] >= REVISION_SIMILARITY:
+        return f"close to canonical skill {canonical_ids[best]} (similarity {scores[best]:.2f})"
+    return None
+
+
+def promote_ready_drafts(
+    store: SQLiteStore, embeddings: EmbeddingService, thresholds: Optional[dict], only: Optional[list[str]] = None
+) -> list[str]:
+    """Promote every draft (or those in ``only``) that meets the thresholds without conflict.
+
+    Returns:
+        The ids of the canonical skills created or updated.
+    """
+    if not thresholds:
+        return []
+    promoted = []
+    for draft in store.list_skills(status="draft"):
+        if only is not None and draft.id not in only:
+            continue
+        uses = store.usage_of(draft.id)["uses"]
+        if uses < thresholds["usage"] or draft.confidence < thresholds["confidence"]:
+            continue
+        reason = conflict_reason(store, embeddings, draft)
+        if reason:
+            flag = f"conflict: {reason}"
+            if flag not in draft.flags:
+                with store.transaction():
+                    store.change_status(draft.id, "draft", flags=draft.flags + [flag])
+                    store.add_audit(AUTO_PROMOTER, "flag-conflict", draft.id, reason=reason)
+            continue
+        note = f"usage {uses} >= {thresholds['usage']}, confidence {draft.confidence:.2f} >= {thresholds['confidence']}"
+        promoted.append(review.approve(store, embeddings, draft.id, reviewer=AUTO_PROMOTER, note=note, action="auto-promote"))
+        log.info("auto-promoted %s (%s)", draft.id, note)
+    return promoted
+
+
+def expire_drafts(store: SQLiteStore, ttl_days: float) -> list[str]:
+    """Archive drafts untouched for ``ttl_days``; returns their ids (restore brings them back)."""
+    cutoff = utc_now() - timedelta(days=ttl_days)
+    expired = store.skill_ids_untouched_since("draft", cutoff)
+    for draft_id in expired:
+        draft = store.get_skill(draft_id)
+        with store.transaction():
+            store.change_status(draft_id, "archived", flags=draft.flags + [f"expired: untouched for {ttl_days:g} days"])
+            store.add_audit(MAINTENANCE, "expire", draft_id, reason=f"untouched for {ttl_days:g} days")
+    return expired
