@@ -140,17 +140,20 @@ def embed(sentence: str, secret: str) -> str:
     return sentence.format(s=secret)
 
 
+def case_text(kind: str, secret: str, sentence: str) -> str:
+    """The sentence with its secret in the form it appears in the wild (whole key files, JWTs)."""
+    if kind == "gcp-service-account-key":
+        return sentence.format(s=GCP_JSON)
+    if kind == "private-key":
+        return sentence.format(s=PEM if secret in PEM else OPENSSH)
+    if kind == "jwt":
+        return sentence.format(s=JWT)
+    return embed(sentence, secret)
+
+
 @pytest.mark.parametrize("kind,secret,sentence", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
 def test_each_secret_is_removed_and_named(kind, secret, sentence):
-    if kind == "gcp-service-account-key":
-        text = sentence.format(s=GCP_JSON)
-    elif kind == "private-key":
-        text = sentence.format(s=PEM if secret in PEM else OPENSSH)
-    elif kind == "jwt":
-        text = sentence.format(s=JWT)
-    else:
-        text = embed(sentence, secret)
-    result = redact(text)
+    result = redact(case_text(kind, secret, sentence))
     assert secret not in result.text
     assert kind in kinds_of(result)
     assert f"[REDACTED:{kind}]" in result.text
@@ -189,14 +192,7 @@ def combined_conversation() -> tuple[str, list[tuple[str, str]]]:
     turns, secrets = [], []
     for i, (kind, secret, sentence) in enumerate(CASES):
         speaker = "user" if i % 2 == 0 else "assistant"
-        if kind == "gcp-service-account-key":
-            body = sentence.format(s=GCP_JSON)
-        elif kind == "private-key":
-            body = sentence.format(s=PEM if secret in PEM else OPENSSH)
-        elif kind == "jwt":
-            body = sentence.format(s=JWT)
-        else:
-            body = embed(sentence, secret)
+        body = case_text(kind, secret, sentence)
         turns.append(f"{speaker}: {body}")
         secrets.append((kind, secret))
     return "\n\n".join(turns), secrets
@@ -322,3 +318,19 @@ def test_redact_value_plain_string_and_unknown_types():
     assert findings == (ValueFinding((), Finding("password", 9, 18)),)
     with pytest.raises(TypeError):
         redact_value({"x": object()})
+
+
+def test_long_single_line_is_still_covered():
+    """Very long lines skip some slow plugin patterns; our own rules must still catch these."""
+    npm = "npm_" + "aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"
+    uuid_token = "550e8400-e29b-41d4-" + "a716-446655440000"
+    line = " ".join(
+        ["https://example.com/page"] * 2000
+        + ["//registry.npmjs.org/:_authToken=" + npm, "//r.example/:_authToken=" + uuid_token, JWT,
+           "sk-" + "Ab3dEf6hIj9kLm2nOp5q" + "T3Blbk" + "FJ" + "Rs8tUv1wXy4zAb3dEf6h"]
+    )
+    assert len(line) > 20_000 and "\n" not in line
+    result = redact(line)
+    for secret in (npm, uuid_token, JWT.split(".")[2], "Rs8tUv1wXy4zAb3dEf6h"):
+        assert secret not in result.text
+    assert result.text.startswith("https://example.com/page https://example.com/page")

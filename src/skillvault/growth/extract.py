@@ -179,9 +179,9 @@ def place_draft(store: SQLiteStore, embeddings: EmbeddingService, skill: Skill, 
             scores = matrix @ vector
             index = int(np.argmax(scores))
             best_id, best = ids[index], rescaled(float(scores[index]))
-        same_title = [sid for sid, name in store.skill_names(status) if same_title(name, skill.name)]
-        if same_title:
-            best_id, best = same_title[0], 1.0
+        titled = [sid for sid, name in store.skill_names(status) if same_title(name, skill.name)]
+        if titled:
+            best_id, best = titled[0], 1.0
         if best_id is not None and best >= threshold:
             reason = f"similarity {best:.2f} to {status} skill {best_id}"
             if status == "draft":
