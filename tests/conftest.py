@@ -11,7 +11,7 @@ import pytest
 from skillvault import SkillManager
 from skillvault.models import Chunk, Skill
 
-WORD_DIM = 512
+WORD_DIM = 4096
 
 
 def word_vector(text: str, dim: int = WORD_DIM) -> list[float]:

@@ -10,7 +10,7 @@ from skillvault import SkillManager
 from skillvault.errors import EmbedderMismatchError, EmbeddingError
 from skillvault.models import Chunk, Skill
 
-from conftest import CountingEmbed, make_skill, word_vector
+from conftest import WORD_DIM, CountingEmbed, make_skill, word_vector
 
 
 def test_chunks_are_embedded_with_their_context(sm, embed):
@@ -41,7 +41,7 @@ def test_identical_texts_in_one_skill_are_embedded_once(sm, embed):
 def test_embedder_name_and_width_are_recorded(sm):
     sm.register(make_skill("a", ("x", "alpha")))
     stats = sm.stats()
-    assert stats["embedder"]["dim"] == 512
+    assert stats["embedder"]["dim"] == WORD_DIM
     assert stats["embedder"]["name"].startswith("callable:") and "CountingEmbed" in stats["embedder"]["name"]
 
 

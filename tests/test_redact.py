@@ -188,6 +188,11 @@ def test_password_value_only_is_redacted():
     assert redact(text).text == 'db = connect(password="[REDACTED:password]", timeout=5)'
 
 
+def test_yaml_password_with_spaces_is_removed_whole():
+    text = "db:\n  passphrase: correct horse " + "battery staple  # rotate\n  host: x"
+    assert redact(text).text == "db:\n  passphrase: [REDACTED:password]  # rotate\n  host: x"
+
+
 def combined_conversation() -> tuple[str, list[tuple[str, str]]]:
     turns, secrets = [], []
     for i, (kind, secret, sentence) in enumerate(CASES):
@@ -266,6 +271,9 @@ ORDINARY = [
     '{"key": "value", "password": "********", "token": null}',
     "git@github.com:org/repo.git and ssh://git@example.com/repo",
     "The API at https://api.example.com:8443/v2/users?page=2 returns JSON.",
+    "if password == expected_password:\n    grant()",
+    "Set APACHECONFIG and APACHEKAFKA in the env file.",  # detect-secrets' Artifactory rule
+    "deploy:\n  password: {{ vault_db_password }}\n  token: ${{ secrets.GITHUB_TOKEN }}",
 ]
 
 
@@ -334,3 +342,9 @@ def test_long_single_line_is_still_covered():
     for secret in (npm, uuid_token, JWT.split(".")[2], "Rs8tUv1wXy4zAb3dEf6h"):
         assert secret not in result.text
     assert result.text.startswith("https://example.com/page https://example.com/page")
+
+
+def test_placeholder_rule_is_narrow():
+    """Only template forms ($VAR, ${x}, {{x}}, <x>) are placeholders; '$ecret...' is a password."""
+    result = redact('password="$ecret' + 'P4ss"')
+    assert result.text == 'password="[REDACTED:password]"'

@@ -5,7 +5,7 @@ from __future__ import annotations
 from skillvault import SkillManager
 from skillvault.tokens import count_tokens
 
-from conftest import make_skill
+from conftest import WORD_DIM, make_skill
 
 
 def test_stats_counts_and_environment(sm):
@@ -23,7 +23,7 @@ def test_stats_counts_and_environment(sm):
     assert stats["chunks"] == 4
     assert stats["tokens"] == sum(count_tokens(t) for t in ["alpha beta gamma", "delta", "epsilon", "zeta eta"])
     assert stats["db_bytes"] > empty["db_bytes"] > 0
-    assert stats["embedder"] == {"name": sm.embeddings.name, "dim": 512}
+    assert stats["embedder"] == {"name": sm.embeddings.name, "dim": WORD_DIM}
     assert stats["sqlite_vec"].startswith("v") and stats["fts5"] is True
     assert stats["sqlite"]["module"] in ("sqlite3", "sqlean") and stats["schema_version"] >= 1
 
