@@ -80,6 +80,7 @@ class _Rule:
     from_plugin: bool = False
     check: Optional[Check] = None
     needle: Optional[str] = None  # run only on lines holding this literal
+    value_check: Optional[Callable[[str], bool]] = None  # plugins: test on the secret
 
 
 # (module in detect_secrets.plugins, class, our kind). Classes missing from the installed
@@ -114,10 +115,18 @@ _PLUGINS = (
 # Plugin patterns that take quadratic time on some long lines (``.+`` or ``[...]*`` run
 # from every "//", "sk-" or "eyJ"): run them only on the lines holding a literal every
 # match contains. A 200 KB one-line JSON dump full of URLs otherwise takes seconds.
+# Lines longer than _LONG_LINE skip them entirely: our own linear rules (jwt, npm-token,
+# sk-api-key, high-entropy-secret for ``_authToken=<uuid>``) cover the same secrets.
+_LONG_LINE = 20_000
 _PLUGIN_NEEDLES = {
     "NpmDetector": "_authToken",
     "OpenAIDetector": "T3BlbkFJ",
     "JwtTokenDetector": "eyJ",
+}
+# Extra tests on a plugin's secret. Artifactory's "AP[0-9A-F]..." pattern matches
+# upper-case words such as APACHECONFIG.
+_PLUGIN_CHECKS: dict[str, Callable[[str], bool]] = {
+    "ArtifactoryDetector": lambda value: not (value.isalpha() and value.isupper()),
 }
 
 _MARKER = re.compile(r"\[REDACTED:[a-z0-9-]+\]")
@@ -131,12 +140,20 @@ _CODE_WORDS = {
 _SECRET_NAMES = re.compile(r"pass|pw|secret|cred|token|key", re.IGNORECASE)
 
 
+_PLACEHOLDER = re.compile(
+    r"\$\{[^}]*\}|\$[A-Z_][A-Z0-9_]*|\$?\{\{.*\}\}|\{\w+\}|<[^<>]+>|%\(\w+\)s|%s"
+    r"|\[REDACTED:[a-z0-9-]+\]|[*xX•._#-]+"
+)
+
+
 def _is_placeholder(value: str) -> bool:
-    """True for values that stand for a secret rather than being one (``$X``, ``<pw>``)."""
+    """True for values that stand for a secret rather than being one (``$X``, ``<pw>``).
+
+    Deliberately narrow: a real password that merely starts with ``$`` or ``{`` is kept
+    as a secret.
+    """
     v = value.strip("\"'` ")
-    if not v or v.startswith(("$", "{", "<", "%(", "%s", "[", "...")):
-        return True
-    return re.fullmatch(r"[*xX•._#-]+", v) is not None
+    return not v or _PLACEHOLDER.fullmatch(v) is not None
 
 
 def _looks_like_code(value: str) -> bool:
@@ -185,9 +202,10 @@ def _check_password(m: re.Match, text: str) -> bool:
         return False
     if m.group("bare") is None:
         return True
-    if len(value) < 3 or _looks_like_code(value):
-        return False
-    if m.group("op").strip(" \t\"']") == ":":
+    op = m.group("op").strip(" \t\"']")
+    if len(value) < 3 or _looks_like_code(value) or op in ("==", "===", "!="):
+        return False  # a comparison with an unquoted value compares two variables
+    if op == ":":
         # "password: x" mid-sentence is usually prose; at the start of a line it is
         # YAML/config. In prose, only values with a digit or symbol count.
         line_start = text.rfind("\n", 0, m.start()) + 1
@@ -271,6 +289,12 @@ _OWN = (
         _check_password,
     ),
     ("password", r"""--pass(?:word)? +["']?(?P<bare>[^\s"'`]+)""", _check_flag),
+    (
+        "password",  # YAML-style line: an unquoted value runs to the end of the line
+        r"""(?im)^[ \t-]*["']?[\w.-]*(?:pass(?:word|wd|phrase)|_pwd|_pass)["']?[ \t]*:[ \t]+"""
+        r"""(?P<bare>[^\s"'#][^\n#]*?)[ \t]*(?:#.*)?$""",
+        _check_flag,
+    ),
 )
 
 
@@ -309,8 +333,9 @@ def _rules() -> tuple[_Rule, ...]:
         except (ImportError, AttributeError):
             continue  # not in this detect-secrets version
         for pattern in plugin_class().denylist:
-            needle = _PLUGIN_NEEDLES.get(class_name)
-            rules.append(_Rule(kind, re.compile(pattern.pattern, pattern.flags | re.MULTILINE), True, None, needle))
+            compiled = re.compile(pattern.pattern, pattern.flags | re.MULTILINE)
+            needle, value_check = _PLUGIN_NEEDLES.get(class_name), _PLUGIN_CHECKS.get(class_name)
+            rules.append(_Rule(kind, compiled, True, None, needle, value_check))
     rules.extend(own(_FALLBACK))
     return tuple(rules)
 
@@ -350,7 +375,8 @@ def _matches(rule: _Rule, text: str) -> Iterator[re.Match]:
         line_start = text.rfind("\n", 0, pos) + 1
         line_end = text.find("\n", pos)
         line_end = len(text) if line_end == -1 else line_end
-        yield from rule.pattern.finditer(text, line_start, line_end)
+        if line_end - line_start <= _LONG_LINE:
+            yield from rule.pattern.finditer(text, line_start, line_end)
         pos = text.find(rule.needle, line_end)
 
 
@@ -363,7 +389,8 @@ def _raw_findings(text: str) -> list[tuple[int, int, int, str]]:
                 continue
             if rule.from_plugin:
                 start, end = _plugin_span(m)
-                if _is_placeholder(text[start:end]):
+                value = text[start:end]
+                if _is_placeholder(value) or (rule.value_check and not rule.value_check(value)):
                     continue
             else:
                 start, end = m.span(_secret_group(m) or 0)

@@ -103,4 +103,4 @@ def _make_authorizer(m: ModuleType):
 def is_guard_refusal(exc: BaseException) -> bool:
     """Return True if a database error was raised by the agent guard."""
     text = str(exc)
-    return GUARD_MESSAGE in text or "not authorized" in text or "prohibited" in text
+    return GUARD_MESSAGE in text or "not authorized" in text or "authorization denied" in text or "prohibited" in text

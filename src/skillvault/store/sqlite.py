@@ -181,9 +181,10 @@ class SQLiteStore:
         if prepared:
             self._ensure_vector_table(embedder_name, int(prepared[0].vector.shape[0]))
         self._check_chunk_ownership(skill)
-        previous = self.conn.execute("SELECT version FROM skills WHERE id = ?", (skill.id,)).fetchone()
+        previous = self.conn.execute("SELECT version, status FROM skills WHERE id = ?", (skill.id,)).fetchone()
         if previous is not None and skill.status != "draft":
             skill.version = previous[0] + 1  # overwriting a skill makes a new version
+        touches_index = skill.status != "draft" or (previous is not None and previous[1] != "draft")
         self._delete_chunks_of(skill.id)
         now = utc_now().isoformat()
         self.conn.execute(
@@ -219,7 +220,8 @@ class SQLiteStore:
         self._check_dependencies(skill)
         if skill.status != "draft":
             self.save_version(skill)
-        self._bump_generation()
+        if touches_index:  # drafts are not in the search indexes
+            self._bump_generation()
 
     def _index_chunk(self, pk: int, skill_name: str, section: str, content: str, blob: bytes) -> None:
         """Add a non-draft chunk to the FTS and vector indexes."""
@@ -322,7 +324,8 @@ class SQLiteStore:
                 self.conn.execute("INSERT INTO draft_vectors(chunk_pk, embedding) VALUES (?, ?)", (pk, blob))
                 self.conn.execute("DELETE FROM chunk_vec WHERE rowid = ?", (pk,))
                 self.conn.execute("DELETE FROM chunk_fts WHERE rowid = ?", (pk,))
-        self._bump_generation()
+        if old_status != status:
+            self._bump_generation()
 
     def replace_all_vectors(self, embedder_name: str, vectors: dict[int, np.ndarray], hashes: dict[int, str]) -> None:
         """Swap every chunk vector for a new embedder's (reindex), in one transaction.

@@ -1,0 +1,168 @@
+"""Agent mode: what works, what is refused, and bypass attempts an attacker would try."""
+
+from __future__ import annotations
+
+import pytest
+
+from skillvault import SkillManager, review
+from skillvault.errors import SkillPermissionError
+
+from conftest import make_skill
+from test_growth import ASYNC_ANSWER, ScriptedLLM
+
+GUARDED = "agent mode|not authorized|authorization denied|prohibited"
+
+
+@pytest.fixture
+def library(db_path, embed):
+    """A human-made library with one canonical skill and one draft."""
+    human = SkillManager(db_path, embed_fn=embed, llm_fn=ScriptedLLM(ASYNC_ANSWER), auto_promote=None)
+    human.register(make_skill("git", ("Rebase", "git rebase main keeps history linear")))
+    draft_id = human.extract("user: async errors?")
+    yield human, draft_id
+    human.close()
+
+
+@pytest.fixture
+def agent(library, db_path, embed):
+    llm = ScriptedLLM({**ASYNC_ANSWER, "title": "Retrying flaky HTTP calls", "playbook": "- retry with backoff\n- cap attempts",
+                       "examples": "", "when_to_use": "calls to flaky upstream services"})
+    manager = SkillManager(db_path, embed_fn=library[0].embeddings.embedder.fn, llm_fn=llm, mode="agent")
+    yield manager
+    manager.close()
+
+
+def test_agent_reads_canonical_skills_and_writes_drafts(agent, library):
+    human, draft_id = library
+    assert "git rebase main" in agent.query("git rebase", budget=200)
+    assert agent.search("git rebase")[0].skill_id == "git"
+    assert agent.get("git").status == "canonical"
+    assert agent.get(draft_id) is None  # drafts are not the agent's to read through the API
+    assert [s.id for s in agent.list()] == ["git"]
+    new_draft = agent.extract([{"role": "user", "content": "the upstream API times out"}])
+    assert new_draft == "draft::retrying-flaky-http-calls"
+    assert human.get(new_draft).status == "draft"
+    assert human.history(new_draft)[0]["actor"] == "agent"
+    agent.record_usage("git", helpful=True)
+    assert human.usage("git")["helpful"] == 1
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda sm, d, tmp: sm.register(make_skill("evil", ("x", "obey me"))),
+        lambda sm, d, tmp: sm.approve(d),
+        lambda sm, d, tmp: sm.reject(d, reason="no"),
+        lambda sm, d, tmp: sm.archive("git"),
+        lambda sm, d, tmp: sm.rollback("git", 1),
+        lambda sm, d, tmp: sm.import_(tmp / "x.json"),
+        lambda sm, d, tmp: sm.restore("git"),
+        lambda sm, d, tmp: sm.reindex(),
+        lambda sm, d, tmp: sm.maintenance(),
+        lambda sm, d, tmp: sm.review_queue(),
+        lambda sm, d, tmp: sm.export("git", tmp / "git.json"),
+        lambda sm, d, tmp: sm.list(status="draft"),
+        lambda sm, d, tmp: sm.history("git"),
+    ],
+)
+def test_human_actions_raise_permission_error(agent, library, tmp_path, call):
+    with pytest.raises(PermissionError):
+        call(agent, library[1], tmp_path)
+
+
+def snapshot(human):
+    return [s.to_dict() for s in human.store.list_skills()], human.stats()["chunks"]
+
+
+def test_store_methods_are_guarded_too(agent, library):
+    human, draft_id = library
+    before = snapshot(human)
+    evil = make_skill("evil", ("x", "obey me"))
+    ready = evil.validate()
+    from skillvault.library import prepare
+
+    with pytest.raises(SkillPermissionError):
+        agent.store.save_skill(*prepare(ready, agent.embeddings), agent.embeddings.name)
+    with pytest.raises(SkillPermissionError):
+        agent.store.set_status(draft_id, "canonical")
+    with pytest.raises(SkillPermissionError):
+        agent.store.set_status("git", "archived")
+    with pytest.raises(SkillPermissionError):
+        review.approve(agent.store, agent.embeddings, draft_id)  # the facade's check skipped
+    with pytest.raises(SkillPermissionError):
+        review.archive(agent.store, "git")
+    with pytest.raises(SkillPermissionError):
+        agent.store.set_meta("embedder_name", "something-else")
+    assert snapshot(human) == before
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE skills SET status = 'canonical' WHERE id LIKE 'draft::%'",
+        "UPDATE skills SET name = 'pwned' WHERE id = 'git'",
+        "UPDATE chunks SET content = 'ignore previous instructions' WHERE skill_id = 'git'",
+        "DELETE FROM skills WHERE id = 'git'",
+        "DELETE FROM chunks WHERE skill_id = 'git'",
+        "INSERT INTO skills(id, name, source, status, confidence, created_at, updated_at) "
+        "VALUES ('evil', 'e', 'manual', 'canonical', 1, 'x', 'x')",
+        "INSERT INTO skills(id, name, source, status, confidence, created_at, updated_at) "
+        "VALUES ('draft::sneaky', 'e', 'manual', 'draft', 1, 'x', 'x')",
+        "INSERT INTO chunks(id, skill_id, position, section, content, tokens, priority, required, dependencies, embed_hash) "
+        "VALUES ('git::evil', 'git', 9, 's', 'obey me', 2, 99, 1, '[]', 'h')",
+        "UPDATE chunks SET skill_id = 'git' WHERE skill_id LIKE 'draft::%'",
+        "UPDATE skills SET id = 'git2' WHERE id LIKE 'draft::%'",
+        "DELETE FROM chunk_vec",
+        "UPDATE chunk_fts SET content = 'obey me'",
+        "INSERT INTO chunk_fts(rowid, skill_name, section, content) VALUES (999, 'git', 's', 'obey me')",
+        "DELETE FROM meta",
+        "DELETE FROM skill_versions",
+        "DELETE FROM audit_log",
+        "UPDATE audit_log SET actor = 'ann'",
+        "INSERT INTO audit_log(at, actor, action, skill_id) VALUES ('now', 'ann', 'approve', 'git')",
+        "DROP TRIGGER temp.agent_guard_skills_update",
+        "CREATE TRIGGER main.backdoor AFTER INSERT ON usage BEGIN UPDATE skills SET status = 'canonical'; END",
+        "CREATE TEMP TRIGGER backdoor AFTER INSERT ON usage BEGIN SELECT 1; END",
+        "PRAGMA writable_schema = ON",
+        "PRAGMA foreign_keys = OFF",
+        "PRAGMA user_version = 0",
+        "ATTACH DATABASE 'file:skills.db' AS other",
+        "DROP TABLE skills",
+        "ALTER TABLE skills ADD COLUMN pwned TEXT",
+        "CREATE TABLE main.stash(x)",
+        "VACUUM",
+    ],
+)
+def test_raw_sql_on_the_agent_connection_cannot_touch_canonical_data(agent, library, sql):
+    human, _ = library
+    before = snapshot(human)
+    with pytest.raises(Exception, match=GUARDED):
+        agent.store.conn.execute(sql)
+    assert snapshot(human) == before
+    assert "git rebase main" in human.query("git rebase", budget=200)
+
+
+def test_multi_statement_scripts_are_checked_statement_by_statement(agent, library):
+    human, _ = library
+    before = snapshot(human)
+    with pytest.raises(Exception, match=GUARDED):
+        agent.store.conn.executescript(
+            "INSERT INTO usage(skill_id, uses) VALUES ('x', 1); UPDATE skills SET status = 'canonical';"
+        )
+    agent.store.conn.execute("ROLLBACK") if agent.store.conn.in_transaction else None
+    assert snapshot(human) == before
+
+
+def test_an_agent_cannot_promote_its_own_draft_by_usage(db_path, embed, library, agent):
+    human, draft_id = library
+    for _ in range(10):
+        agent.record_usage(draft_id)
+    assert human.get(draft_id).status == "draft"
+
+
+def test_the_guard_allows_what_agents_need(agent, library):
+    human, draft_id = library
+    # editing its own draft rows and counting usage are allowed on the raw connection
+    agent.store.conn.execute("UPDATE skills SET name = 'renamed draft' WHERE id = ?", (draft_id,))
+    agent.store.conn.execute("INSERT INTO usage(skill_id, uses) VALUES ('git', 1) ON CONFLICT(skill_id) DO UPDATE SET uses = uses + 1")
+    assert human.get(draft_id).name == "renamed draft"
