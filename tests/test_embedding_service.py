@@ -45,17 +45,41 @@ def test_embedder_name_and_width_are_recorded(sm):
     assert stats["embedder"]["name"].startswith("callable:") and "CountingEmbed" in stats["embedder"]["name"]
 
 
-def test_opening_with_another_embedder_is_a_clear_error(db_path, embed):
+def test_opening_with_another_named_embedder_is_a_clear_error(db_path, embed, openai_standin):
+    with SkillManager(db_path, embed_fn=embed) as sm:
+        sm.register(make_skill("a", ("x", "alpha beta")))
+    config = {"model": "text-embedding-3-small", "base_url": openai_standin.base_url, "api_key": "k"}
+    with pytest.raises(EmbedderMismatchError) as info:
+        SkillManager(db_path, embed_config=config)
+    message = str(info.value)
+    assert "CountingEmbed" in message and "openai:text-embedding-3-small" in message and "reindex" in message
+
+
+@pytest.mark.parametrize("width", [64, WORD_DIM])
+def test_another_embed_fn_is_caught_by_its_probe_before_any_vector_is_mixed(db_path, embed, width):
     with SkillManager(db_path, embed_fn=embed) as sm:
         sm.register(make_skill("a", ("x", "alpha beta")))
 
-    def other(text):
-        return word_vector(text, 64)
+    def other(text):  # same or other width, different model
+        return list(np.roll(word_vector(text, width), 7))
 
-    with pytest.raises(EmbedderMismatchError) as info:
-        SkillManager(db_path, embed_fn=other)
-    message = str(info.value)
-    assert "CountingEmbed" in message and "other" in message and "reindex" in message
+    sm = SkillManager(db_path, embed_fn=other)
+    with pytest.raises(EmbedderMismatchError, match="reindex"):
+        sm.query("alpha", budget=100)
+    with pytest.raises(EmbedderMismatchError):
+        sm.register(make_skill("b", ("x", "beta")))
+    assert sm.get("b") is None
+
+
+def test_the_same_embed_fn_under_another_name_is_accepted(db_path, embed):
+    with SkillManager(db_path, embed_fn=embed) as sm:
+        sm.register(make_skill("a", ("x", "alpha beta")))
+
+    def renamed(text):
+        return word_vector(text)
+
+    with SkillManager(db_path, embed_fn=renamed) as sm:
+        assert "alpha beta" in sm.query("alpha beta", budget=100)
 
 
 def test_reindex_switches_embedder_with_progress(db_path, embed):
@@ -73,7 +97,7 @@ def test_reindex_switches_embedder_with_progress(db_path, embed):
         assert sm.stats()["embedder"]["dim"] == 64
         assert "gamma delta 1" in sm.query("gamma delta 1", budget=200)
     with pytest.raises(EmbedderMismatchError):
-        SkillManager(db_path, embed_fn=embed)
+        SkillManager(db_path, embed_fn=embed).query("gamma", budget=100)
 
 
 @pytest.mark.parametrize(
@@ -119,7 +143,7 @@ def test_embed_batch_attribute_is_used_for_batches(db_path):
     embed_one.embed_batch = embed_batch
     sm = SkillManager(db_path, embed_fn=embed_one)
     sm.register(make_skill("many", *[(f"s{i}", f"text number {i}") for i in range(100)]))
-    assert calls == [64, 36]
+    assert calls == [24, 64, 36]  # the null texts (recorded on the first write), then the chunks
 
 
 def test_changes_by_another_connection_are_seen(db_path, embed):

@@ -103,9 +103,11 @@ def test_bad_conversations_are_refused(grow, bad, field):
     assert info.value.field == field and llm.prompts == []
 
 
-def test_extract_without_an_llm_is_a_clear_error(sm):
-    with pytest.raises(ValidationError, match="llm_fn"):
-        sm.extract("hello")
+def test_extract_without_an_llm_returns_none_loudly(sm, caplog):
+    with caplog.at_level(logging.WARNING, logger="skillvault"):
+        assert sm.extract("hello") is None
+    assert any("no llm_fn or llm_config" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+    assert sm.list() == []
 
 
 def test_long_conversations_keep_the_end_and_say_so(grow, caplog):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
@@ -24,6 +25,7 @@ MAX_BUDGET = 1_000_000
 
 EmbedFn = Callable[[str], Sequence[float]]
 _LAST_MAINTENANCE_KEY = "last_maintenance"
+_log = logging.getLogger("skillvault")
 
 
 def make_embedder(embed_fn: Optional[EmbedFn] = None, embed_config: Optional[dict] = None) -> Embedder:
@@ -245,14 +247,19 @@ class SkillManager:
             the confidence was below ``min_confidence``, or the LLM failed (the
             reason is logged on the ``skillvault`` logger; nothing is raised for it).
 
+            Without ``llm_fn`` / ``llm_config`` it returns None and logs a warning
+            (as 0.1.x did).
+
         Raises:
-            ValidationError: if the input has the wrong shape or no ``llm_fn`` /
-                ``llm_config`` was given.
+            ValidationError: if the input has the wrong shape.
         """
         from .growth.extract import DEFAULT_MAX_INPUT_TOKENS, extract
 
         if self.llm_fn is None:
-            raise ValidationError("llm_fn", "extract needs an llm_fn (text -> dict) or an llm_config")
+            # 0.1.x returned None here, and its README calls extract() on a manager
+            # without an LLM; keep that, but say so loudly.
+            _log.warning("extract: no llm_fn or llm_config was given to SkillManager; nothing extracted")
+            return None
         limit = getattr(self.llm_fn, "max_input_tokens", None) or DEFAULT_MAX_INPUT_TOKENS
         actor = "agent" if self.mode == "agent" else "human"
         draft_id = extract(self.store, self.embeddings, self.llm_fn, messages_or_text, self.min_confidence, actor, limit)

@@ -17,11 +17,13 @@ import numpy as np
 from ..errors import EmbedderMismatchError
 from ..models import Chunk
 from ..store import SQLiteStore
+from ..store.sqlite import META_NULL_VECTORS
 from .base import Embedder, embed_checked
 from .null_texts import NULL_TEXTS
 
 BATCH_SIZE = 64
-_NULL_META_KEY = "null_vectors"
+#: A probe re-embedded by the same model scores ~1.0 (APIs vary in the 4th decimal).
+PROBE_MIN_SIMILARITY = 0.99
 
 #: ``progress(done, total)`` callback type for long embedding runs.
 Progress = Callable[[int, int], None]
@@ -53,21 +55,29 @@ class EmbeddingService:
     def check_compatible(self) -> None:
         """Raise if the database was built with a different embedder.
 
+        Named embedders (local, OpenAI-compatible) are compared by name here. A plain
+        ``embed_fn`` has no reliable name, so callables are compared by what they do:
+        the first time vectors are needed, a probe text is embedded and compared with
+        the vector recorded for it (see :meth:`null_vectors`).
+
         Raises:
             EmbedderMismatchError: naming both embedders and the fix (reindex).
         """
         recorded, dim = self.store.embedder_record()
-        if recorded is not None and recorded != self.embedder.name:
-            raise EmbedderMismatchError(
-                f"{self.store.path!r} was built with embedder {recorded!r} ({dim}-d vectors) but this "
-                f"SkillManager uses {self.embedder.name!r}. Open it with the embedder it was built with, "
-                f"or re-embed everything with the new one: skillvault.reindex({self.store.path!r}, ...) "
-                "or `skillvault reindex`"
-            )
+        if recorded is not None and _identity(recorded) != _identity(self.embedder.name):
+            raise self._mismatch(recorded, dim)
+
+    def _mismatch(self, recorded: str, dim: Optional[int], detail: str = "") -> EmbedderMismatchError:
+        return EmbedderMismatchError(
+            f"{self.store.path!r} was built with embedder {recorded!r} ({dim}-d vectors) but this "
+            f"SkillManager uses {self.embedder.name!r}{detail}. Open it with the embedder it was built with, "
+            f"or re-embed everything with the new one: skillvault.reindex({self.store.path!r}, ...) "
+            "or `skillvault reindex`"
+        )
 
     def hash_of(self, text: str) -> str:
         """Return the cache key of ``text`` under this embedder."""
-        return hashlib.sha256(f"{self.embedder.name}\n{text}".encode("utf-8")).hexdigest()
+        return hashlib.sha256(f"{_identity(self.embedder.name)}\n{text}".encode("utf-8")).hexdigest()
 
     def embed(self, texts: list[str], progress: Optional[Progress] = None, any_width: bool = False) -> np.ndarray:
         """Embed texts in batches (no cache); rows are unit length, in order.
@@ -99,15 +109,23 @@ class EmbeddingService:
         return result
 
     def embed_query(self, text: str) -> np.ndarray:
-        """Embed one query text; returns a unit float32 vector."""
+        """Embed one query text; returns a unit float32 vector.
+
+        Raises:
+            EmbedderMismatchError: if this embedder is not the database's.
+            EmbeddingError: if the embedder fails or returns an unusable vector.
+        """
+        self.null_vectors()  # checks the embedder's probe once per process
         return self.embed([text])[0]
 
     def vectors_for(self, texts: list[str], progress: Optional[Progress] = None) -> list[tuple[str, np.ndarray]]:
         """Return ``(hash, vector)`` per text, embedding only texts not already stored.
 
         Raises:
+            EmbedderMismatchError: if this embedder is not the database's.
             EmbeddingError: if the embedder fails or returns unusable vectors.
         """
+        self.null_vectors()  # records (first write) or checks the embedder's probe
         hashes = [self.hash_of(text) for text in texts]
         known = self.store.existing_vectors(hashes)
         missing = [i for i, h in enumerate(hashes) if h not in known]
@@ -122,21 +140,43 @@ class EmbeddingService:
     def null_vectors(self) -> np.ndarray:
         """Vectors of :data:`NULL_TEXTS` under this embedder (unit rows).
 
-        Kept in memory, and in the database's meta table so that later processes do
-        not embed them again (not in agent mode, which cannot write meta).
+        Computed once per database and kept in its meta table (agent mode cannot write
+        meta and keeps them in memory). When they are read back, the first null text is
+        embedded again and must give the same vector: that is how a different
+        ``embed_fn`` is caught before it mixes its vectors with the recorded ones.
+
+        Raises:
+            EmbedderMismatchError: if the probe does not match.
         """
         if self._null_vectors is not None:
             return self._null_vectors
-        raw = self.store.get_meta(_NULL_META_KEY)
+        raw = self.store.get_meta(META_NULL_VECTORS)
         if raw:
             record = json.loads(raw)
-            if record.get("embedder") == self.name and record.get("texts") == len(NULL_TEXTS):
-                data = np.frombuffer(base64.b64decode(record["vectors"]), dtype=np.float32)
-                self._null_vectors = data.reshape(len(NULL_TEXTS), -1)
-                return self._null_vectors
-        vectors = self.embed(list(NULL_TEXTS))
+            if _identity(record.get("embedder", "")) == _identity(self.name) and record.get("texts") == len(NULL_TEXTS):
+                stored = np.frombuffer(base64.b64decode(record["vectors"]), dtype=np.float32)
+                stored = stored.reshape(len(NULL_TEXTS), -1)
+                self._check_probe(record["embedder"], stored[0])
+                self._null_vectors = stored
+                return stored
+        vectors = self.embed(list(NULL_TEXTS), any_width=not self.store.embedder_record()[1])
         if not self.store.agent:
             record = {"embedder": self.name, "texts": len(NULL_TEXTS), "vectors": base64.b64encode(vectors.tobytes()).decode()}
-            self.store.set_meta(_NULL_META_KEY, json.dumps(record))
+            self.store.set_meta(META_NULL_VECTORS, json.dumps(record))
         self._null_vectors = vectors
         return vectors
+
+    def _check_probe(self, recorded_name: str, recorded: np.ndarray) -> None:
+        fresh = embed_checked(self.embedder, [NULL_TEXTS[0]])[0]
+        if fresh.shape != recorded.shape:
+            raise self._mismatch(recorded_name, recorded.shape[0], f" ({fresh.shape[0]}-d vectors)")
+        similarity = float(fresh @ recorded)
+        if similarity < PROBE_MIN_SIMILARITY:
+            raise self._mismatch(
+                recorded_name, recorded.shape[0], f", which embeds a probe text differently (cosine {similarity:.3f})"
+            )
+
+
+def _identity(name: str) -> str:
+    """The part of an embedder name that must match: all plain callables are alike here."""
+    return "callable" if name.startswith("callable:") else name

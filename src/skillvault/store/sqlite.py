@@ -34,6 +34,7 @@ _CHUNK_COLUMNS = "c.pk, c.id, c.skill_id, c.position, c.section, c.content, c.to
 META_EMBEDDER_NAME = "embedder_name"
 META_EMBEDDER_DIM = "embedder_dim"
 META_INDEX_GENERATION = "index_generation"
+META_NULL_VECTORS = "null_vectors"
 
 
 @dataclass
@@ -338,7 +339,9 @@ class SQLiteStore:
         dim = next(iter(vectors.values())).shape[0] if vectors else None
         with self.transaction():
             self.conn.execute("DROP TABLE IF EXISTS chunk_vec")
-            self.conn.execute("DELETE FROM meta WHERE key IN (?, ?)", (META_EMBEDDER_DIM, META_EMBEDDER_NAME))
+            self.conn.execute(
+                "DELETE FROM meta WHERE key IN (?, ?, ?)", (META_EMBEDDER_DIM, META_EMBEDDER_NAME, META_NULL_VECTORS)
+            )
             if dim is None:
                 self._set_meta(META_EMBEDDER_NAME, embedder_name)
             else:
