@@ -66,4 +66,4 @@ def make_skill(skill_id: str, *sections: tuple[str, str], name: str | None = Non
     return Skill(id=skill_id, name=name or skill_id.replace("-", " ").title(), chunks=chunks)
 
 
-from standins.fixtures import openai_standin  # noqa: E402,F401  (a shared fixture)
+from standins.fixtures import anthropic_standin, openai_standin  # noqa: E402,F401  (shared fixtures)

@@ -264,3 +264,42 @@ def test_knowledge_close_to_a_canonical_skill_becomes_a_revision(grow):
     assert skill.version == 2 and skill.name == "Async error handling in Python"
     assert sm.versions("async-errors") == [1, 2]
     assert sm.get(draft_id) is None
+
+
+# ------------------------------------------------------------------ built-in adapters
+def test_built_in_openai_adapter_end_to_end(db_path, embed, openai_standin):
+    import json
+
+    openai_standin.chat_replies.append("Here you go:\n```json\n" + json.dumps(ASYNC_ANSWER) + "\n```")
+    config = {"provider": "openai", "model": "gpt-4o-mini", "base_url": openai_standin.base_url, "api_key": "sk-t"}
+    with SkillManager(db_path, embed_fn=embed, llm_config=config) as sm:
+        token = "ghp_" + "R8sT2uV4wX6yZ8aB0cD2eF4gH6iJ8kL0mN2o"
+        draft_id = sm.extract([{"role": "user", "content": f"my token is {token}; how do I handle async errors?"}])
+        assert draft_id == "draft::async-error-handling-in-python"
+    body = [r for r in openai_standin.requests if r["path"] == "/v1/chat/completions"][0]["body"]
+    prompt = "\n".join(m["content"] for m in body["messages"])
+    assert body["model"] == "gpt-4o-mini" and body["response_format"] == {"type": "json_object"}
+    assert "how do I handle async errors?" in prompt and token not in prompt and "[REDACTED:github-token]" in prompt
+
+
+def test_built_in_anthropic_adapter_end_to_end(db_path, embed, anthropic_standin):
+    import json
+
+    anthropic_standin.replies.append(json.dumps(ASYNC_ANSWER))
+    config = {"provider": "anthropic", "model": "claude-test", "base_url": anthropic_standin.base_url, "api_key": "sk-ant-t"}
+    with SkillManager(db_path, embed_fn=embed, llm_config=config) as sm:
+        draft_id = sm.extract([{"role": "user", "content": [{"type": "text", "text": "async errors again"}]}])
+        assert sm.get(draft_id).status == "draft"
+    request = anthropic_standin.message_requests()[0]
+    assert request["body"]["model"] == "claude-test" and "async errors again" in json.dumps(request["body"])
+
+
+def test_a_failing_provider_loses_nothing(db_path, embed, openai_standin, caplog):
+    openai_standin.fail_next(10, status=500)
+    config = {"provider": "openai", "model": "gpt-4o-mini", "base_url": openai_standin.base_url, "api_key": "k",
+              "max_retries": 0}
+    with SkillManager(db_path, embed_fn=embed, llm_config=config) as sm:
+        with caplog.at_level(logging.WARNING, logger="skillvault"):
+            assert sm.extract("some conversation") is None
+        assert sm.list() == []
+    assert any("LLM call failed" in r.getMessage() and "500" in r.getMessage() for r in caplog.records)
