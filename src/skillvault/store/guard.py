@@ -29,7 +29,8 @@ AGENT_WRITABLE = frozenset({"skills", "chunks", "draft_vectors", "audit_log", "u
 #: PRAGMAs an agent may read (never set).
 READABLE_PRAGMAS = frozenset(
     {"data_version", "user_version", "page_count", "page_size", "compile_options", "journal_mode",
-     "busy_timeout", "foreign_keys", "table_info", "table_xinfo", "index_list", "schema_version"}
+     "busy_timeout", "foreign_keys", "table_info", "table_xinfo", "index_list", "schema_version",
+     "integrity_check"}
 )
 
 _IS_DRAFT_SKILL = "EXISTS (SELECT 1 FROM main.skills s WHERE s.id = {id} AND s.status = 'draft')"

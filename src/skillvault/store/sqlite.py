@@ -669,6 +669,10 @@ class SQLiteStore:
             return page_count * page_size
         return sum(os.path.getsize(p) for p in (self.path, self.path + "-wal") if os.path.exists(p))
 
+    def integrity_check(self) -> list[str]:
+        """Run SQLite's integrity check; returns its messages (``["ok"]`` when sound)."""
+        return [row[0] for row in self.conn.execute("PRAGMA integrity_check")]
+
     def driver_info(self) -> DriverInfo:
         """Return which SQLite module and extension versions are in use."""
         return self.driver
