@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..clients import check_config
 from ..errors import ValidationError
 
 PROVIDERS = ("openai", "local")
@@ -41,16 +42,7 @@ def embedder_from_config(config: dict[str, Any]) -> Any:
             value, or a missing ``model``; ``embed_config`` itself if it is not a dict.
         EmbeddingError: if the openai provider is chosen but the ``openai`` package is missing.
     """
-    if not isinstance(config, dict):
-        raise ValidationError(
-            "embed_config",
-            f'must be a dict such as {{"model": "text-embedding-3-small"}}, got {type(config).__name__}',
-        )
-    for key in config:
-        if key not in _OPENAI_KEYS:
-            raise ValidationError(
-                f"embed_config.{key}", f"unknown key; allowed keys are {', '.join(_OPENAI_KEYS)}"
-            )
+    check_config(config, "embed_config", _OPENAI_KEYS, '{"model": "text-embedding-3-small"}')
     provider = config.get("provider", "openai")
     if provider not in PROVIDERS:
         raise ValidationError("embed_config.provider", f'must be "openai" or "local", got {provider!r}')
@@ -66,10 +58,6 @@ def embedder_from_config(config: dict[str, Any]) -> Any:
 
         return LocalEmbedder()
 
-    for key, value in config.items():
-        types, wanted = _OPENAI_KEYS[key]
-        if isinstance(value, bool) or not isinstance(value, types):
-            raise ValidationError(f"embed_config.{key}", f"must be {wanted}, got {value!r}")
     if "model" not in config:
         raise ValidationError(
             "embed_config.model", 'is required, e.g. {"model": "text-embedding-3-small"}'
@@ -93,7 +81,7 @@ def embedder_from_config(config: dict[str, Any]) -> Any:
     try:
         return OpenAIEmbedder(config["model"], **options)
     except ValidationError as exc:  # e.g. no API key anywhere: name the config key
-        raise ValidationError(f"embed_config.{exc.field}", str(exc)[len(exc.field) + 2:]) from exc
+        raise exc.within("embed_config") from exc
 
 
 def _check_value(config: dict[str, Any], key: str, ok: Any, message: str) -> None:

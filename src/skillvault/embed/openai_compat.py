@@ -5,9 +5,8 @@ Uses the official ``openai`` SDK, an optional dependency: ``pip install "skillva
 
 from __future__ import annotations
 
-import os
-
-from ..errors import EmbeddingError, ValidationError
+from ..clients import api_key_or_env, check_client_args, check_int, import_sdk
+from ..errors import EmbeddingError
 
 
 class OpenAIEmbedder:
@@ -39,29 +38,11 @@ class OpenAIEmbedder:
         timeout: float = 30.0,
         max_retries: int = 2,
     ):
-        if not isinstance(model, str) or not model.strip():
-            raise ValidationError("model", f"must be a non-empty embedding model name, got {model!r}")
-        for field, value in (("base_url", base_url), ("api_key", api_key)):
-            if value is not None and (not isinstance(value, str) or not value.strip()):
-                raise ValidationError(field, f"must be a non-empty string or None, got {value!r}")
-        _check_int("dimensions", dimensions, minimum=1, optional=True)
-        _check_int("batch_size", batch_size, minimum=1)
-        _check_int("max_retries", max_retries, minimum=0)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-            raise ValidationError("timeout", f"must be a positive number of seconds, got {timeout!r}")
-        try:
-            import openai
-        except ImportError as exc:
-            raise EmbeddingError(
-                'the OpenAI embedder needs the openai package: pip install "skillvault[openai]"'
-            ) from exc
-        key = api_key or os.environ.get("OPENAI_API_KEY")
-        if not key:
-            raise ValidationError(
-                "api_key",
-                'no API key: set embed_config["api_key"] or the OPENAI_API_KEY environment variable '
-                "(a local OpenAI-compatible server accepts any placeholder, e.g. \"none\")",
-            )
+        check_client_args(model, base_url, api_key, timeout, max_retries)
+        check_int("dimensions", dimensions, minimum=1, optional=True)
+        check_int("batch_size", batch_size, minimum=1)
+        openai = import_sdk("openai", "openai", "the OpenAI embedder", EmbeddingError)
+        key = api_key_or_env(api_key, "OPENAI_API_KEY", "embed_config", placeholder_hint=True)
         self.model = model
         self.dimensions = dimensions
         self.batch_size = batch_size
@@ -100,12 +81,3 @@ class OpenAIEmbedder:
                 )
             vectors.extend(list(item.embedding) for item in data)
         return vectors
-
-
-def _check_int(field: str, value: object, minimum: int, optional: bool = False) -> None:
-    """Raise ValidationError unless ``value`` is an int >= ``minimum`` (or None if optional)."""
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        allowed = f"an integer >= {minimum}" + (" or None" if optional else "")
-        raise ValidationError(field, f"must be {allowed}, got {value!r}")

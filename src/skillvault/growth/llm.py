@@ -21,6 +21,7 @@ import os
 import re
 from typing import Any, Callable
 
+from ..clients import api_key_or_env, check_client_args, check_config, check_int, import_sdk
 from ..errors import LLMError, ValidationError
 
 PROVIDERS = ("openai", "anthropic")
@@ -253,13 +254,7 @@ class _BaseLLM:
         max_retries: int,
         max_input_tokens: int,
     ):
-        if not isinstance(model, str) or not model.strip():
-            raise ValidationError("model", f"must be a non-empty model name, got {model!r}")
-        for field, value in (("base_url", base_url), ("api_key", api_key)):
-            if value is not None and (not isinstance(value, str) or not value.strip()):
-                raise ValidationError(field, f"must be a non-empty string or None, got {value!r}")
-        if base_url is not None and not base_url.startswith(("http://", "https://")):
-            raise ValidationError("base_url", f"must start with http:// or https://, got {base_url!r}")
+        check_client_args(model, base_url, api_key, timeout, max_retries)
         if temperature is not None and (
             isinstance(temperature, bool) or not isinstance(temperature, (int, float))
             or not 0 <= temperature <= self.max_temperature
@@ -269,11 +264,8 @@ class _BaseLLM:
                 f"must be a number from 0 to {self.max_temperature:g} for {self.provider}, "
                 f"or None for the model's default, got {temperature!r}",
             )
-        _check_int("max_output_tokens", max_output_tokens, minimum=1)
-        _check_int("max_input_tokens", max_input_tokens, minimum=1)
-        _check_int("max_retries", max_retries, minimum=0)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-            raise ValidationError("timeout", f"must be a positive number of seconds, got {timeout!r}")
+        check_int("max_output_tokens", max_output_tokens, minimum=1)
+        check_int("max_input_tokens", max_input_tokens, minimum=1)
         self.model = model
         self.base_url = base_url
         self.temperature = temperature
@@ -349,17 +341,8 @@ class OpenAIChatLLM(_BaseLLM):
     ):
         super().__init__(model, base_url, api_key, temperature, max_output_tokens, timeout, max_retries,
                          max_input_tokens)
-        try:
-            import openai
-        except ImportError as exc:
-            raise LLMError('the OpenAI LLM adapter needs the openai package: pip install "skillvault[openai]"') from exc
-        key = api_key or os.environ.get("OPENAI_API_KEY")
-        if not key:
-            raise ValidationError(
-                "api_key",
-                'no API key: set llm_config["api_key"] or the OPENAI_API_KEY environment variable '
-                '(a local OpenAI-compatible server accepts any placeholder, e.g. "none")',
-            )
+        openai = import_sdk("openai", "openai", "the OpenAI LLM adapter", LLMError)
+        key = api_key_or_env(api_key, "OPENAI_API_KEY", "llm_config", placeholder_hint=True)
         self._sdk = openai
         self.client = openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=max_retries)
 
@@ -454,17 +437,8 @@ class AnthropicLLM(_BaseLLM):
     ):
         super().__init__(model, base_url, api_key, temperature, max_output_tokens, timeout, max_retries,
                          max_input_tokens)
-        try:
-            import anthropic
-        except ImportError as exc:
-            raise LLMError(
-                'the Anthropic LLM adapter needs the anthropic package: pip install "skillvault[anthropic]"'
-            ) from exc
-        key = api_key or os.environ.get("ANTHROPIC_API_KEY")
-        if not key:
-            raise ValidationError(
-                "api_key", 'no API key: set llm_config["api_key"] or the ANTHROPIC_API_KEY environment variable'
-            )
+        anthropic = import_sdk("anthropic", "anthropic", "the Anthropic LLM adapter", LLMError)
+        key = api_key_or_env(api_key, "ANTHROPIC_API_KEY", "llm_config")
         self._sdk = anthropic
         self.client = anthropic.Anthropic(api_key=key, base_url=base_url, timeout=timeout, max_retries=max_retries)
         if temperature is not None and not _accepts(self.client.messages.create, "temperature"):
@@ -535,12 +509,6 @@ def _status_detail(exc: Any) -> str:
     return str(exc)
 
 
-def _check_int(field: str, value: object, minimum: int) -> None:
-    """Raise ValidationError unless ``value`` is an int >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValidationError(field, f"must be an integer >= {minimum}, got {value!r}")
-
-
 # -- llm_config -----------------------------------------------------------------------------------
 
 _NONE = type(None)
@@ -579,20 +547,7 @@ def llm_from_config(config: dict[str, Any]) -> Callable[[str], dict]:
             a missing ``model`` or no API key anywhere; ``llm_config`` itself if it is not a dict.
         LLMError: if the chosen provider's SDK is not installed.
     """
-    if not isinstance(config, dict):
-        raise ValidationError(
-            "llm_config", f'must be a dict such as {{"provider": "openai", "model": "gpt-4o-mini"}}, '
-            f"got {type(config).__name__}",
-        )
-    for key in config:
-        if key not in _CONFIG_KEYS:
-            raise ValidationError(
-                f"llm_config.{key}", f"unknown key; allowed keys are {', '.join(_CONFIG_KEYS)}"
-            )
-    for key, value in config.items():
-        types, wanted = _CONFIG_KEYS[key]
-        if isinstance(value, bool) or not isinstance(value, types):
-            raise ValidationError(f"llm_config.{key}", f"must be {wanted}, got {value!r}")
+    check_config(config, "llm_config", _CONFIG_KEYS, '{"provider": "openai", "model": "gpt-4o-mini"}')
     provider = config.get("provider", "openai")
     if provider not in PROVIDERS:
         raise ValidationError("llm_config.provider", f'must be "openai" or "anthropic", got {provider!r}')
@@ -607,4 +562,4 @@ def llm_from_config(config: dict[str, Any]) -> Callable[[str], dict]:
     try:
         return cls(config["model"], **options)
     except ValidationError as exc:  # name the config key, e.g. llm_config.api_key
-        raise ValidationError(f"llm_config.{exc.field}", exc.message) from exc
+        raise exc.within("llm_config") from exc
