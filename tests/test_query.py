@@ -202,3 +202,50 @@ def test_priority_breaks_near_ties(sm):
     sm.register(b)
     hits = sm.search("zorblax configuration guide")
     assert hits[0].skill_id == "beta"
+
+
+def test_the_in_memory_matrix_follows_every_write_exactly(sm, db_path):
+    """Own writes are applied to the loaded matrix in place; it must equal a fresh load."""
+    from skillvault.store import SQLiteStore
+
+    rng = random.Random(3)
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda".split()
+    query = sm.embeddings.embed_query("alpha beta gamma")
+
+    def check():
+        fresh = SQLiteStore(db_path)
+        for statuses in (("canonical",), ("archived",), ("canonical", "archived", "rejected")):
+            mine = [(pk, round(s, 5)) for pk, s in sm.store.vector_search(query, 500, statuses)]
+            theirs = [(pk, round(s, 5)) for pk, s in fresh.vector_search(query, 500, statuses)]
+            assert mine == theirs
+        fresh.close()
+
+    sm.query("alpha", budget=100)  # load the matrix before the writes
+    for step in range(60):
+        skill_id = f"s{rng.randint(0, 12)}"
+        action = rng.random()
+        existing = sm.get(skill_id)
+        if action < 0.5 or existing is None:
+            skill = make_skill(skill_id, *[(f"p{i}", " ".join(rng.choices(words, k=6))) for i in range(rng.randint(1, 4))])
+            skill.status = rng.choice(["canonical", "canonical", "draft"])
+            sm.register(skill)
+        elif action < 0.7 and existing.status != "archived":
+            sm.archive(skill_id)
+        elif action < 0.85 and existing.status == "archived":
+            sm.restore(skill_id)
+        else:
+            with sm.store.transaction():
+                sm.store.change_status(skill_id, rng.choice(["draft", "rejected", "canonical"]))
+        check()
+    assert len(sm.store._current_matrix()) > 0
+
+
+def test_a_failed_write_leaves_the_matrix_as_it_was(sm):
+    sm.register(make_skill("keep", ("A", "alpha beta")))
+    query = sm.embeddings.embed_query("alpha beta")
+    before = sm.store.vector_search(query, 10, ("canonical",))
+    bad = make_skill("keep", ("A", "alpha gamma"))
+    bad.chunks[0].dependencies = ["nowhere"]
+    with pytest.raises(Exception):
+        sm.register(bad)
+    assert sm.store.vector_search(query, 10, ("canonical",)) == before

@@ -40,6 +40,8 @@ def count_tokens_many(texts: list[str]) -> list[int]:
     Returns:
         One count per text, in order.
     """
+    if len(texts) < 64:  # encode_batch's thread pool costs more than it saves on few texts
+        return [count_tokens(text) for text in texts]
     encoded = _encoding().encode_batch(texts, disallowed_special=())
     return [len(tokens) for tokens in encoded]
 

@@ -63,34 +63,31 @@ def embed_checked(embedder: Embedder, texts: list[str], expected_dim: int | None
 
 
 def _as_matrix(raw: Any, count: int, name: str) -> np.ndarray:
-    if isinstance(raw, np.ndarray):
-        rows = list(raw) if raw.ndim == 2 else None
-    elif isinstance(raw, (list, tuple)):
-        rows = list(raw)
-    else:
-        rows = None
-    if rows is None:
+    """Convert an embedder's answer to a float64 matrix, refusing anything but numbers.
+
+    numpy does the conversion (fast); the element kind it infers tells numbers
+    (``f``, ``i``, ``u``) from strings, bools and mixed objects.
+    """
+    if isinstance(raw, (str, bytes)) or not isinstance(raw, (list, tuple, np.ndarray)):
         raise EmbeddingError(f"embedder {name!r} must return a list of vectors, got {type(raw).__name__}")
-    if len(rows) != count:
-        raise EmbeddingError(f"embedder {name!r} returned {len(rows)} vectors for {count} texts")
-    width = None
-    for index, row in enumerate(rows):
-        if isinstance(row, (str, bytes)) or not hasattr(row, "__len__"):
+    if len(raw) != count:
+        raise EmbeddingError(f"embedder {name!r} returned {len(raw)} vectors for {count} texts")
+    for index, row in enumerate(raw):
+        if isinstance(row, (str, bytes, dict)) or not hasattr(row, "__len__"):
             raise EmbeddingError(f"embedder {name!r}: vector {index} is not a list of numbers")
-        if width is None:
-            width = len(row)
-        if len(row) != width:
-            raise EmbeddingError(f"embedder {name!r}: vectors have unequal widths ({width} and {len(row)})")
-        for value in row:
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-                raise EmbeddingError(
-                    f"embedder {name!r}: vector {index} holds a non-numeric value {value!r}"
-                )
-    if not width:
+    widths = {len(row) for row in raw}
+    if len(widths) > 1:
+        raise EmbeddingError(f"embedder {name!r}: vectors have unequal widths {sorted(widths)}")
+    if widths == {0}:
         raise EmbeddingError(f"embedder {name!r} returned empty vectors")
-    matrix = np.asarray(rows, dtype=np.float64)
+    try:
+        matrix = np.asarray(raw)
+    except (TypeError, ValueError) as exc:
+        raise EmbeddingError(f"embedder {name!r}: vectors are not lists of numbers ({exc})") from None
+    if matrix.ndim != 2 or matrix.dtype.kind not in "fiu":
+        sample = next((v for row in raw for v in row if isinstance(v, bool) or not isinstance(v, (int, float, np.number))), None)
+        raise EmbeddingError(f"embedder {name!r}: vectors hold a non-numeric value {sample!r}")
+    matrix = matrix.astype(np.float64, copy=False)
     if not np.all(np.isfinite(matrix)):
         raise EmbeddingError(f"embedder {name!r} returned NaN or infinite values")
     return matrix
-
-

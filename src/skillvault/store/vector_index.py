@@ -2,14 +2,14 @@
 
 Why not query ``vec0`` directly: a brute-force ``vec0`` KNN over 20k x 1536-d vectors
 takes ~44 ms on a 2-core machine, a float32 matrix-vector product ~4 ms. So the vectors
-are read once from SQLite (the source of truth) into one matrix, and the matrix is
-rebuilt whenever the store's index generation changes (any write to chunks, vectors or
-skill statuses, by this process or another one). Search is exact, never approximate.
+are read once from SQLite (the source of truth) into one matrix. Writes made through
+the same store are applied to the matrix in place when they commit (rows appended into
+spare capacity, removed rows marked dead, statuses updated); a write by another
+connection makes the store reload it. Search is exact, never approximate.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
@@ -17,6 +17,8 @@ import numpy as np
 from ..models import STATUSES
 
 _STATUS_CODE = {status: code for code, status in enumerate(STATUSES)}
+DEAD = -1  # status code of a removed row
+_COMPACT_WHEN_DEAD = 0.25
 
 
 def status_codes(statuses: list[str] | tuple[str, ...]) -> np.ndarray:
@@ -24,29 +26,82 @@ def status_codes(statuses: list[str] | tuple[str, ...]) -> np.ndarray:
     return np.array([_STATUS_CODE[status] for status in statuses], dtype=np.int8)
 
 
-@dataclass
 class VectorMatrix:
-    """Unit-length chunk vectors with their chunk primary keys and skill statuses."""
+    """Unit-length chunk vectors with their chunk keys and skill statuses.
 
-    pks: np.ndarray  # int64, shape (n,)
-    vectors: np.ndarray  # float32, shape (n, dim), rows of unit length
-    status_codes: np.ndarray  # int8 codes of the owning skills' statuses, shape (n,)
-    _row_of: Optional[dict[int, int]] = field(default=None, init=False, repr=False)
+    Args:
+        pks: chunk primary keys, shape (n,).
+        vectors: float32 rows of unit length, shape (n, dim).
+        codes: status codes (:func:`status_codes`) of the chunks' skills, shape (n,).
+    """
+
+    def __init__(self, pks: np.ndarray, vectors: np.ndarray, codes: np.ndarray):
+        self.dim = vectors.shape[1]
+        self._size = len(pks)
+        self._pks = np.array(pks, dtype=np.int64)
+        self._vectors = np.array(vectors, dtype=np.float32)
+        self._codes = np.array(codes, dtype=np.int8)
+        self._row_of = {int(pk): row for row, pk in enumerate(self._pks)}
 
     @classmethod
-    def empty(cls, dim: int = 0) -> "VectorMatrix":
+    def empty(cls, dim: int) -> "VectorMatrix":
         """Return a matrix with no rows."""
         return cls(np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32), np.zeros(0, dtype=np.int8))
 
+    def __len__(self) -> int:
+        return len(self._row_of)
+
+    # ------------------------------------------------------------------ changes
+    def add(self, pk: int, vector: np.ndarray, status: str) -> None:
+        """Add (or replace) a chunk's row."""
+        self.remove([pk])
+        if self._size == len(self._pks):
+            self._grow()
+        row = self._size
+        self._pks[row] = pk
+        self._vectors[row] = vector
+        self._codes[row] = _STATUS_CODE[status]
+        self._row_of[int(pk)] = row
+        self._size += 1
+
+    def remove(self, pks: list[int]) -> None:
+        """Drop the rows of these chunks (unknown keys are ignored)."""
+        for pk in pks:
+            row = self._row_of.pop(int(pk), None)
+            if row is not None:
+                self._codes[row] = DEAD
+        if self._size and (self._size - len(self._row_of)) / self._size > _COMPACT_WHEN_DEAD:
+            self._compact()
+
+    def set_status(self, pks: list[int], status: str) -> None:
+        """Record a new skill status for these chunks."""
+        rows = [self._row_of[int(pk)] for pk in pks if int(pk) in self._row_of]
+        self._codes[rows] = _STATUS_CODE[status]
+
+    def _grow(self) -> None:
+        capacity = max(64, 2 * len(self._pks))
+        pks = np.zeros(capacity, dtype=np.int64)
+        vectors = np.zeros((capacity, self.dim), dtype=np.float32)
+        codes = np.full(capacity, DEAD, dtype=np.int8)
+        pks[: self._size], vectors[: self._size], codes[: self._size] = (
+            self._pks[: self._size], self._vectors[: self._size], self._codes[: self._size]
+        )
+        self._pks, self._vectors, self._codes = pks, vectors, codes
+
+    def _compact(self) -> None:
+        live = np.flatnonzero(self._codes[: self._size] != DEAD)
+        self._pks, self._vectors, self._codes = self._pks[live], self._vectors[live], self._codes[live]
+        self._size = len(live)
+        self._row_of = {int(pk): row for row, pk in enumerate(self._pks)}
+
+    # ------------------------------------------------------------------ search
     def scores_for(self, query: np.ndarray, pks: list[int]) -> dict[int, float]:
         """Return the cosine similarity of ``query`` to each of these chunks (if indexed)."""
-        if self._row_of is None:
-            self._row_of = {int(pk): row for row, pk in enumerate(self.pks)}
-        rows = [(pk, self._row_of[pk]) for pk in pks if pk in self._row_of]
-        if not rows:
+        found = [(pk, self._row_of[pk]) for pk in pks if pk in self._row_of]
+        if not found:
             return {}
-        sims = self.vectors[[row for _pk, row in rows]] @ query
-        return {pk: float(sim) for (pk, _row), sim in zip(rows, sims)}
+        sims = self._vectors[[row for _pk, row in found]] @ query
+        return {pk: float(sim) for (pk, _row), sim in zip(found, sims)}
 
     def top_k(self, query: np.ndarray, k: int, statuses: tuple[str, ...]) -> list[tuple[int, float]]:
         """Return up to ``k`` ``(chunk pk, cosine similarity)`` pairs, best first.
@@ -56,18 +111,28 @@ class VectorMatrix:
             k: how many hits at most.
             statuses: only chunks of skills in these statuses are considered.
         """
-        if len(self.pks) == 0 or k <= 0:
+        if not self._row_of or k <= 0:
             return []
-        similarities = self.vectors @ query
-        allowed = np.isin(self.status_codes, status_codes(statuses))
-        if not allowed.all():
-            similarities = np.where(allowed, similarities, -np.inf)
+        similarities = self._vectors[: self._size] @ query
+        allowed = np.isin(self._codes[: self._size], status_codes(statuses))
         count = min(k, int(allowed.sum()))
         if count == 0:
             return []
-        if count < len(similarities):
-            best = np.argpartition(-similarities, count - 1)[:count]
-        else:
-            best = np.arange(len(similarities))
-        best = best[np.argsort(-similarities[best], kind="stable")]
-        return [(int(self.pks[i]), float(similarities[i])) for i in best]
+        similarities[~allowed] = -np.inf
+        best = np.argpartition(-similarities, count - 1)[:count] if count < len(similarities) else np.arange(count)
+        best = best[np.lexsort((self._pks[best], -similarities[best]))]  # ties: lower pk first
+        return [(int(self._pks[i]), float(similarities[i])) for i in best]
+
+
+class PendingChanges:
+    """Matrix changes made inside an open transaction, applied only when it commits."""
+
+    def __init__(self) -> None:
+        self.ops: list[tuple] = []
+
+    def apply(self, matrix: Optional[VectorMatrix]) -> None:
+        """Replay the recorded changes on ``matrix`` (if one is loaded) and forget them."""
+        if matrix is not None:
+            for op, *args in self.ops:
+                getattr(matrix, op)(*args)
+        self.ops.clear()
