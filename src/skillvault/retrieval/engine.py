@@ -6,7 +6,7 @@ from ..embed.service import EmbeddingService
 from ..store import SQLiteStore
 from .pack import Packing, pack
 from .relevance import RelevanceFloor
-from .search import SERVED_STATUSES, Hit, hybrid_search
+from .search import CANDIDATES, SERVED_STATUSES, Hit, hybrid_search
 
 
 class Retriever:
@@ -23,15 +23,15 @@ class Retriever:
 
     def search(self, text: str, k: int = 10, statuses: tuple[str, ...] = SERVED_STATUSES) -> list[Hit]:
         """Return up to ``k`` relevant hits for ``text``, best first."""
-        return [hit for hit in self._hits(text, statuses) if hit.relevant][:k]
+        return [hit for hit in self._hits(text, statuses, candidates=max(CANDIDATES, k)) if hit.relevant][:k]
 
     def query(self, text: str, budget: int) -> Packing:
         """Return the packed context for ``text`` within ``budget`` tokens."""
         return pack(self.store, self._hits(text, SERVED_STATUSES), budget)
 
-    def _hits(self, text: str, statuses: tuple[str, ...]) -> list[Hit]:
+    def _hits(self, text: str, statuses: tuple[str, ...], candidates: int = CANDIDATES) -> list[Hit]:
         if self.store.embedder_record()[1] is None:
             return []  # nothing has been registered yet: no vectors to compare with
         vector = self.embeddings.embed_query(text)
         floor = RelevanceFloor.calibrate(vector, self.embeddings.null_vectors())
-        return hybrid_search(self.store, vector, text, floor, statuses)
+        return hybrid_search(self.store, vector, text, floor, statuses, candidates)

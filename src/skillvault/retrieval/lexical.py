@@ -6,6 +6,8 @@ import re
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_TERMS = 32
+COMMON_SHARE = 0.05
+COMMON_MIN_DOCS = 200
 
 # Words too common to say anything about relevance (English; queries in other
 # languages just keep all their words).
@@ -28,10 +30,22 @@ def query_terms(text: str) -> list[str]:
     return terms[:MAX_TERMS]
 
 
-def match_expression(text: str) -> str:
-    """Return an FTS5 expression matching any of the query's words, or "" if none.
+def informative_terms(terms: list[str], document_counts: dict[str, int], total: int) -> list[str]:
+    """Drop terms found in a large share of the library, if any term is left.
 
-    Every word is double-quoted, so FTS5 operators and punctuation in user text
+    A word in more than :data:`COMMON_SHARE` of the chunks (and more than
+    :data:`COMMON_MIN_DOCS`) adds almost nothing to BM25 but makes FTS5 score every
+    chunk holding it; it is treated like a stop word for this library.
+    """
+    limit = max(COMMON_SHARE * total, COMMON_MIN_DOCS)
+    kept = [term for term in terms if document_counts.get(term, 0) <= limit]
+    return kept or terms
+
+
+def match_expression(terms: list[str]) -> str:
+    """Return an FTS5 expression matching any of ``terms``, or "" if there are none.
+
+    Every term is double-quoted, so FTS5 operators and punctuation in user text
     (``AND``, ``NEAR``, ``*``, ``"``, ``:``) are matched literally, never interpreted.
     """
-    return " OR ".join(f'"{term}"' for term in query_terms(text))
+    return " OR ".join(f'"{term}"' for term in terms)

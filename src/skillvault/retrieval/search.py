@@ -9,7 +9,7 @@ import numpy as np
 
 from ..models import Chunk
 from ..store import SQLiteStore, StoredChunk
-from .lexical import match_expression
+from .lexical import informative_terms, match_expression, query_terms
 from .relevance import RelevanceFloor
 
 #: The RRF constant of Cormack et al. (2009): damps the weight of the top ranks.
@@ -19,6 +19,11 @@ CANDIDATES = 50
 #: Each point of chunk priority multiplies its fused score by (1 + this); negative lowers it.
 PRIORITY_BOOST = 0.05
 SERVED_STATUSES = ("canonical",)
+#: A word match is evidence of relevance when its BM25 score is at least this fraction
+#: of the query's best word match.
+LEXICAL_EVIDENCE = 0.5
+#: Hits below the relevance floor kept for ``explain`` output.
+EXPLAINED_IRRELEVANT = 10
 
 
 @dataclass
@@ -55,8 +60,9 @@ def hybrid_search(
     floor: RelevanceFloor,
     statuses: tuple[str, ...] = SERVED_STATUSES,
     candidates: int = CANDIDATES,
+    irrelevant: int = EXPLAINED_IRRELEVANT,
 ) -> list[Hit]:
-    """Return fused hits (relevant or not), best first.
+    """Return the relevant hits, best first, followed by the best few irrelevant ones.
 
     Args:
         store: where to search.
@@ -65,31 +71,42 @@ def hybrid_search(
         floor: the relevance floor for this query.
         statuses: skill statuses to search.
         candidates: depth of each retriever's list.
+        irrelevant: how many hits below the floor to return too (for explanations).
     """
-    vector_hits = store.vector_search(query_vector, candidates, statuses)
-    lexical_hits = store.lexical_search(match_expression(query_text), candidates, statuses)
+    terms = query_terms(query_text)
+    terms = informative_terms(terms, store.term_document_counts(terms), store.indexed_chunk_count())
+    vector_hits, lexical_hits = store.hybrid_candidates(query_vector, match_expression(terms), candidates, statuses)
     fused: dict[int, float] = {}
     for ranked in (vector_hits, lexical_hits):
         for rank, (pk, _score) in enumerate(ranked):
             fused[pk] = fused.get(pk, 0.0) + 1.0 / (RRF_K + rank + 1)
     if not fused:
         return []
-    stored = store.chunks_by_pk(list(fused))
     lexical = dict(lexical_hits)
     vector = dict(vector_hits)
     missing_vector = [pk for pk in fused if pk not in vector]
     if missing_vector:
         vector.update(store.vector_scores(query_vector, missing_vector))
+    # Words count as evidence only for chunks matching about as well as the best match:
+    # a chunk sharing one common word with the query is not "about" it.
+    strong_lexical = LEXICAL_EVIDENCE * max(lexical.values(), default=0.0)
+    relevant = {
+        pk: floor.admits(vector.get(pk, -1.0), lexical.get(pk, -1.0) >= strong_lexical and pk in lexical)
+        for pk in fused
+    }
+    # Only relevant chunks (and a few others, to explain) are read from the database.
+    below = sorted((pk for pk in fused if not relevant[pk]), key=lambda pk: -fused[pk])[:irrelevant]
+    stored = store.chunks_by_pk([pk for pk in fused if relevant[pk]] + below)
     hits = [
-        _make_hit(stored[pk], vector[pk], lexical.get(pk), fused[pk], floor)
+        _make_hit(stored[pk], vector.get(pk, -1.0), lexical.get(pk), fused[pk], relevant[pk])
         for pk in fused
         if pk in stored
     ]
-    hits.sort(key=lambda hit: (-hit.fused_score, hit.chunk.id))
+    hits.sort(key=lambda hit: (not hit.relevant, -hit.fused_score, hit.chunk.id))
     return hits
 
 
-def _make_hit(stored: StoredChunk, vector_score: float, lexical_score: Optional[float], rrf: float, floor: RelevanceFloor) -> Hit:
+def _make_hit(stored: StoredChunk, vector_score: float, lexical_score: Optional[float], rrf: float, relevant: bool) -> Hit:
     chunk = stored.chunk
     return Hit(
         chunk=chunk,
@@ -98,7 +115,7 @@ def _make_hit(stored: StoredChunk, vector_score: float, lexical_score: Optional[
         vector_score=vector_score,
         lexical_score=lexical_score,
         fused_score=rrf * (1.0 + PRIORITY_BOOST) ** chunk.priority,
-        relevant=floor.admits(vector_score, lexical_score is not None),
+        relevant=relevant,
         position=stored.position,
         pk=stored.pk,
     )

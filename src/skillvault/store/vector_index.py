@@ -1,11 +1,19 @@
-"""An exact in-memory vector index derived from the sqlite-vec table.
+"""An in-memory vector index derived from the sqlite-vec table.
 
 Why not query ``vec0`` directly: a brute-force ``vec0`` KNN over 20k x 1536-d vectors
-takes ~44 ms on a 2-core machine, a float32 matrix-vector product ~4 ms. So the vectors
-are read once from SQLite (the source of truth) into one matrix. Writes made through
-the same store are applied to the matrix in place when they commit (rows appended into
-spare capacity, removed rows marked dead, statuses updated); a write by another
-connection makes the store reload it. Search is exact, never approximate.
+takes ~44 ms on a 2-core machine, a float32 matrix-vector product ~3-4 ms. So the
+vectors are read once from SQLite (the source of truth) into one matrix. Writes made
+through the same store are applied to the matrix in place when they commit (rows
+appended into spare capacity, removed rows marked dead, statuses updated); a write by
+another connection makes the store reload it.
+
+Small and medium libraries (up to :data:`EXACT_MAX_FLOATS` matrix entries, e.g. 41k
+chunks at 384-d or 10k at 1536-d) are searched exactly. Above that, streaming the whole
+float32 matrix per query dominates, so candidates are first picked by Hamming distance
+between sign bits of mean-centred vectors (1/32 of the memory), and the best
+``max(OVERSAMPLE * k, MIN_CANDIDATES)`` of them are re-scored exactly: the scores
+returned are exact, the candidate set is an approximation (its recall is printed by
+``benchmarks/query_vs_peer.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +27,10 @@ from ..models import STATUSES
 _STATUS_CODE = {status: code for code, status in enumerate(STATUSES)}
 DEAD = -1  # status code of a removed row
 _COMPACT_WHEN_DEAD = 0.25
+#: Above this many matrix entries (rows x width), candidates come from sign bits first.
+EXACT_MAX_FLOATS = 16_000_000
+OVERSAMPLE = 10
+MIN_CANDIDATES = 500
 
 
 def status_codes(statuses: list[str] | tuple[str, ...]) -> np.ndarray:
@@ -42,6 +54,11 @@ class VectorMatrix:
         self._vectors = np.array(vectors, dtype=np.float32)
         self._codes = np.array(codes, dtype=np.int8)
         self._row_of = {int(pk): row for row, pk in enumerate(self._pks)}
+        # Sign bits are taken around the mean vector (embeddings share a common
+        # direction, which would otherwise set most bits alike); the mean stays fixed
+        # until the next reload or compaction.
+        self._centre = self._vectors[: self._size].mean(axis=0) if self._size else np.zeros(self.dim, np.float32)
+        self._bits = self._sign_bits(self._vectors)
 
     @classmethod
     def empty(cls, dim: int) -> "VectorMatrix":
@@ -60,6 +77,7 @@ class VectorMatrix:
         row = self._size
         self._pks[row] = pk
         self._vectors[row] = vector
+        self._bits[row] = self._sign_bits(self._vectors[row : row + 1])[0]
         self._codes[row] = _STATUS_CODE[status]
         self._row_of[int(pk)] = row
         self._size += 1
@@ -83,16 +101,22 @@ class VectorMatrix:
         pks = np.zeros(capacity, dtype=np.int64)
         vectors = np.zeros((capacity, self.dim), dtype=np.float32)
         codes = np.full(capacity, DEAD, dtype=np.int8)
-        pks[: self._size], vectors[: self._size], codes[: self._size] = (
-            self._pks[: self._size], self._vectors[: self._size], self._codes[: self._size]
-        )
-        self._pks, self._vectors, self._codes = pks, vectors, codes
+        bits = np.zeros((capacity, self._bits.shape[1]), dtype=np.uint64)
+        n = self._size
+        pks[:n], vectors[:n], codes[:n], bits[:n] = self._pks[:n], self._vectors[:n], self._codes[:n], self._bits[:n]
+        self._pks, self._vectors, self._codes, self._bits = pks, vectors, codes, bits
 
     def _compact(self) -> None:
         live = np.flatnonzero(self._codes[: self._size] != DEAD)
-        self._pks, self._vectors, self._codes = self._pks[live], self._vectors[live], self._codes[live]
-        self._size = len(live)
-        self._row_of = {int(pk): row for row, pk in enumerate(self._pks)}
+        self.__init__(self._pks[live], self._vectors[live], self._codes[live])
+
+    def _sign_bits(self, vectors: np.ndarray) -> np.ndarray:
+        """Pack the signs of ``vectors - centre`` into uint64 words (zero-padded)."""
+        words = -(-self.dim // 64)
+        packed = np.packbits(vectors > self._centre, axis=1)
+        padded = np.zeros((len(vectors), words * 8), dtype=np.uint8)
+        padded[:, : packed.shape[1]] = packed
+        return padded.view(np.uint64)
 
     # ------------------------------------------------------------------ search
     def scores_for(self, query: np.ndarray, pks: list[int]) -> dict[int, float]:
@@ -113,15 +137,29 @@ class VectorMatrix:
         """
         if not self._row_of or k <= 0:
             return []
-        similarities = self._vectors[: self._size] @ query
         allowed = np.isin(self._codes[: self._size], status_codes(statuses))
         count = min(k, int(allowed.sum()))
         if count == 0:
             return []
-        similarities[~allowed] = -np.inf
-        best = np.argpartition(-similarities, count - 1)[:count] if count < len(similarities) else np.arange(count)
-        best = best[np.lexsort((self._pks[best], -similarities[best]))]  # ties: lower pk first
-        return [(int(self._pks[i]), float(similarities[i])) for i in best]
+        shortlist = max(OVERSAMPLE * k, MIN_CANDIDATES)
+        if self.approximate and count > 0 and int(allowed.sum()) > shortlist:
+            distances = np.bitwise_count(self._bits[: self._size] ^ self._sign_bits(query[None, :])[0])
+            distances = distances.sum(axis=1, dtype=np.int32)
+            distances[~allowed] = np.iinfo(np.int32).max
+            rows = np.argpartition(distances, shortlist - 1)[:shortlist]
+            similarities = self._vectors[rows] @ query
+        else:
+            rows = np.arange(self._size)
+            similarities = self._vectors[: self._size] @ query
+            similarities[~allowed] = -np.inf
+        best = np.argpartition(-similarities, count - 1)[:count] if count < len(similarities) else np.arange(len(similarities))
+        best = best[np.lexsort((self._pks[rows[best]], -similarities[best]))]  # ties: lower pk first
+        return [(int(self._pks[rows[i]]), float(similarities[i])) for i in best]
+
+    @property
+    def approximate(self) -> bool:
+        """True if searches pick candidates by sign bits before exact scoring."""
+        return self._size * self.dim > EXACT_MAX_FLOATS
 
 
 class PendingChanges:
