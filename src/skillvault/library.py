@@ -6,7 +6,6 @@ registration logic so the facade holds none.
 
 from __future__ import annotations
 
-import copy
 import logging
 from typing import Optional
 
@@ -33,7 +32,7 @@ def prepare(skill: Skill, embeddings: EmbeddingService) -> tuple[Skill, list[Pre
         ValidationError: naming the bad field.
         EmbeddingError: if the embedder fails or returns unusable vectors.
     """
-    skill = copy.deepcopy(skill).validate()
+    skill = skill.copy().validate()
     counts = count_tokens_many([chunk.content for chunk in skill.chunks])
     for chunk, real in zip(skill.chunks, counts):
         if chunk.tokens is not None and chunk.tokens != real:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+import copy
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Optional
 
@@ -291,6 +292,22 @@ class Skill:
             validate_id(dep, f"{where}.dependencies[{dep_index}]")
             if dep == chunk.id:
                 raise ValidationError(f"{where}.dependencies[{dep_index}]", "a chunk cannot depend on itself")
+
+    def copy(self) -> "Skill":
+        """Return a copy whose lists, dicts and chunks can be changed without touching this one."""
+        chunks = self.chunks
+        if isinstance(chunks, list):
+            chunks = [
+                replace(c, dependencies=list(c.dependencies)) if isinstance(c, Chunk) and isinstance(c.dependencies, list) else c
+                for c in chunks
+            ]
+        return replace(
+            self,
+            chunks=chunks,
+            tags=list(self.tags) if isinstance(self.tags, list) else self.tags,
+            flags=list(self.flags) if isinstance(self.flags, list) else self.flags,
+            metadata=copy.deepcopy(self.metadata),
+        )
 
     def renamed(self, new_id: str) -> "Skill":
         """Return a deep copy under ``new_id``, chunk ids renamed to ``<new_id>::<part>``.

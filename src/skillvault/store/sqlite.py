@@ -162,8 +162,13 @@ class SQLiteStore:
     # ------------------------------------------------------------------ embedder record
     def embedder_record(self) -> tuple[Optional[str], Optional[int]]:
         """Return the ``(name, dim)`` of the embedder this database was built with."""
-        dim = self.get_meta(META_EMBEDDER_DIM)
-        return self.get_meta(META_EMBEDDER_NAME), (int(dim) if dim else None)
+        values = dict(
+            self.conn.execute(
+                "SELECT key, value FROM meta WHERE key IN (?, ?)", (META_EMBEDDER_NAME, META_EMBEDDER_DIM)
+            ).fetchall()
+        )
+        dim = values.get(META_EMBEDDER_DIM)
+        return values.get(META_EMBEDDER_NAME), (int(dim) if dim else None)
 
     def _ensure_vector_table(self, name: str, dim: int) -> None:
         recorded_name, recorded_dim = self.embedder_record()
@@ -210,7 +215,8 @@ class SQLiteStore:
         if previous is not None and skill.status != "draft":
             skill.version = previous[0] + 1  # overwriting a skill makes a new version
         touches_index = skill.status != "draft" or (previous is not None and previous[1] != "draft")
-        self._delete_chunks_of(skill.id)
+        if previous is not None:
+            self._delete_chunks_of(skill.id, previous[1])
         now = utc_now().isoformat()
         self.conn.execute(
             f"""INSERT INTO skills ({_SKILL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
@@ -227,36 +233,49 @@ class SQLiteStore:
                 json.dumps(skill.flags),
             ),
         )
-        for position, item in enumerate(prepared):
-            chunk = item.chunk
-            pk = self.conn.execute(
-                """INSERT INTO chunks (id, skill_id, position, section, content, tokens, priority,
-                   required, dependencies, embed_hash) VALUES (?,?,?,?,?,?,?,?,?,?)""",
-                (
-                    chunk.id, skill.id, position, chunk.section, chunk.content, chunk.tokens,
-                    chunk.priority, int(chunk.required), json.dumps(chunk.dependencies), item.embed_hash,
-                ),
-            ).lastrowid
-            blob = item.vector.astype(np.float32).tobytes()
-            if skill.status == "draft":
-                self.conn.execute("INSERT INTO draft_vectors(chunk_pk, embedding) VALUES (?, ?)", (pk, blob))
-            else:
-                self._index_chunk(pk, skill.name, chunk.section, chunk.content, item.vector, skill.status)
+        # Explicit keys let each table take its rows in one executemany.
+        first_pk = self.conn.execute("SELECT COALESCE(MAX(pk), 0) + 1 FROM chunks").fetchone()[0]
+        pks = list(range(first_pk, first_pk + len(prepared)))
+        self.conn.executemany(
+            """INSERT INTO chunks (pk, id, skill_id, position, section, content, tokens, priority,
+               required, dependencies, embed_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
+            [
+                (pk, item.chunk.id, skill.id, position, item.chunk.section, item.chunk.content, item.chunk.tokens,
+                 item.chunk.priority, int(item.chunk.required), json.dumps(item.chunk.dependencies), item.embed_hash)
+                for position, (pk, item) in enumerate(zip(pks, prepared))
+            ],
+        )
+        vectors = [np.asarray(item.vector, dtype=np.float32) for item in prepared]
+        if skill.status == "draft":
+            self.conn.executemany(
+                "INSERT INTO draft_vectors(chunk_pk, embedding) VALUES (?, ?)",
+                [(pk, vector.tobytes()) for pk, vector in zip(pks, vectors)],
+            )
+        else:
+            self._index_chunks(
+                [(pk, skill.name, item.chunk.section, item.chunk.content, vector)
+                 for pk, item, vector in zip(pks, prepared, vectors)],
+                skill.status,
+            )
         self._check_dependencies(skill)
         if skill.status != "draft":
             self.save_version(skill)
         if touches_index:  # drafts are not in the search indexes
             self._bump_generation()
 
-    def _index_chunk(self, pk: int, skill_name: str, section: str, content: str, vector: np.ndarray, status: str) -> None:
-        """Add a non-draft chunk to the FTS and vector indexes (and, on commit, the matrix)."""
-        self.conn.execute(
+    def _index_chunks(self, rows: list[tuple[int, str, str, str, np.ndarray]], status: str) -> None:
+        """Add non-draft chunks ``(pk, skill name, section, content, vector)`` to the FTS and
+        vector indexes (and, on commit, to the in-memory matrix)."""
+        self.conn.executemany(
             "INSERT INTO chunk_fts(rowid, skill_name, section, content) VALUES (?,?,?,?)",
-            (pk, skill_name, section, content),
+            [(pk, name, section, content) for pk, name, section, content, _vector in rows],
         )
-        vector = np.asarray(vector, dtype=np.float32)
-        self.conn.execute("INSERT INTO chunk_vec(rowid, embedding) VALUES (?, ?)", (pk, vector.tobytes()))
-        self._pending.ops.append(("add", pk, vector, status))
+        self.conn.executemany(
+            "INSERT INTO chunk_vec(rowid, embedding) VALUES (?, ?)",
+            [(pk, np.asarray(vector, dtype=np.float32).tobytes()) for pk, _n, _s, _c, vector in rows],
+        )
+        for pk, _name, _section, _content, vector in rows:
+            self._pending.ops.append(("add", pk, vector, status))
 
     def _check_chunk_ownership(self, skill: Skill) -> None:
         ids = [chunk.id for chunk in skill.chunks]
@@ -300,11 +319,10 @@ class SQLiteStore:
             )
         return found
 
-    def _delete_chunks_of(self, skill_id: str) -> None:
+    def _delete_chunks_of(self, skill_id: str, status: str) -> None:
         pks = [row[0] for row in self.conn.execute("SELECT pk FROM chunks WHERE skill_id = ?", (skill_id,))]
         if not pks:
             return
-        status = self.conn.execute("SELECT status FROM skills WHERE id = ?", (skill_id,)).fetchone()[0]
         if status != "draft":  # drafts have no index rows (their vectors go with the chunks)
             for batch in _batches(pks, 500):
                 marks = ",".join("?" * len(batch))
@@ -337,13 +355,16 @@ class SQLiteStore:
             (status, utc_now().isoformat(), None if flags is None else json.dumps(flags), skill_id),
         )
         if old_status == "draft" and status != "draft":
-            for pk, section, content, blob in self.conn.execute(
+            rows = self.conn.execute(
                 """SELECT c.pk, c.section, c.content, d.embedding FROM chunks c
                    JOIN draft_vectors d ON d.chunk_pk = c.pk WHERE c.skill_id = ?""",
                 (skill_id,),
-            ).fetchall():
-                self._index_chunk(pk, name, section, content, np.frombuffer(blob, dtype=np.float32), status)
-                self.conn.execute("DELETE FROM draft_vectors WHERE chunk_pk = ?", (pk,))
+            ).fetchall()
+            self._index_chunks(
+                [(pk, name, section, content, np.frombuffer(blob, dtype=np.float32)) for pk, section, content, blob in rows],
+                status,
+            )
+            self.conn.executemany("DELETE FROM draft_vectors WHERE chunk_pk = ?", [(row[0],) for row in rows])
         elif old_status != "draft" and status == "draft":
             for pk, blob in self.conn.execute(
                 "SELECT v.rowid, v.embedding FROM chunk_vec v JOIN chunks c ON c.pk = v.rowid WHERE c.skill_id = ?",
@@ -631,7 +652,7 @@ class SQLiteStore:
         self.conn.execute(
             """INSERT INTO skill_versions(skill_id, version, snapshot, created_at) VALUES (?,?,?,?)
                ON CONFLICT(skill_id, version) DO UPDATE SET snapshot = excluded.snapshot""",
-            (skill.id, skill.version, skill.to_json(), utc_now().isoformat()),
+            (skill.id, skill.version, json.dumps(skill.to_dict(), ensure_ascii=False), utc_now().isoformat()),
         )
 
     def get_version(self, skill_id: str, version: int) -> Optional[Skill]:
@@ -652,7 +673,9 @@ class SQLiteStore:
 
     def delete_skill(self, skill_id: str) -> None:
         """Delete a skill and its chunks and index rows (inside a transaction)."""
-        self._delete_chunks_of(skill_id)
+        row = self.conn.execute("SELECT status FROM skills WHERE id = ?", (skill_id,)).fetchone()
+        if row is not None:
+            self._delete_chunks_of(skill_id, row[0])
         self.conn.execute("DELETE FROM skills WHERE id = ?", (skill_id,))
         self._bump_generation()
 
