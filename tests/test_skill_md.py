@@ -321,3 +321,77 @@ def test_duplicate_names_across_folders_and_empty_dir(tmp_path):
     (tmp_path / "none").mkdir()
     with pytest.raises(ImportFormatError, match="holds no SKILL.md"):
         read_skill_folders(tmp_path / "none")
+
+
+# --------------------------------------------------------------------------- single markdown files
+
+
+def test_markdown_file_without_front_matter(tmp_path):
+    from skillvault.formats.skill_md import read_skill_markdown
+
+    path = tmp_path / "React Hooks.md"
+    path.write_text("# React hooks\n\nIntro text.\n\n## useEffect\n\nClean up effects.\n")
+    skill = read_skill_markdown(path)
+    assert (skill.id, skill.name, skill.source, skill.status) == ("react-hooks", "React hooks", "manual", "canonical")
+    assert [c.section for c in skill.chunks] == ["React hooks", "useEffect"]
+    assert skill.metadata == {} and skill.description == ""
+    assert read_skill_markdown(path, skill_id="hooks", source="imported").id == "hooks"
+
+
+def test_markdown_file_with_front_matter_round_trips(tmp_path):
+    from skillvault.formats.skill_md import read_skill_markdown, write_skill_folder
+
+    text = "---\nname: pdf-tools\ndescription: Work with PDFs.\nlicense: MIT\n---\n# PDF\n\nUse pypdf.\n"
+    path = tmp_path / "anything.md"
+    path.write_text(text)
+    skill = read_skill_markdown(path)
+    assert (skill.id, skill.name, skill.description) == ("pdf-tools", "pdf-tools", "Work with PDFs.")
+    assert skill.metadata["agent_skill"]["license"] == "MIT"
+    out = write_skill_folder(skill, tmp_path / "out")
+    assert (out / "SKILL.md").read_text() == text
+
+
+def test_skill_md_without_front_matter_takes_folder_name(tmp_path):
+    from skillvault.formats.skill_md import read_skill_markdown
+
+    folder = tmp_path / "git-tips"
+    folder.mkdir()
+    (folder / "SKILL.md").write_text("Rebase before merging.\n")
+    skill = read_skill_markdown(folder / "SKILL.md")
+    assert skill.id == "git-tips" and skill.chunks[0].section == "Overview"
+
+
+@pytest.mark.parametrize("text, line, words", [
+    ("---\nname: x\nname: y\n---\nBody\n", 3, "twice"),
+    ("---\nname: [a\n---\nBody\n", 3, "not valid YAML"),
+    ("---\nname: ok\n---\n\n\n", 4, "no text"),
+    ("---\nname: 5\n---\nBody\n", 2, "must be a string"),
+    ("---\nname: has space\n---\nBody\n", 2, "not allowed"),
+    ("---\nname: ok\nmetadata: [1]\n---\nBody\n", 3, "mapping"),
+    ("---\nname: ok\n", 1, "never closed"),
+])
+def test_markdown_file_errors_name_file_and_line(tmp_path, text, line, words):
+    from skillvault.formats.skill_md import read_skill_markdown
+
+    path = tmp_path / "bad.md"
+    path.write_text(text)
+    with pytest.raises(ImportFormatError) as info:
+        read_skill_markdown(path)
+    assert str(info.value).startswith(f"{path}:{line}: ") and words in str(info.value)
+
+
+def test_markdown_file_missing(tmp_path):
+    from skillvault.formats.skill_md import read_skill_markdown
+
+    with pytest.raises(ImportFormatError, match="no such file"):
+        read_skill_markdown(tmp_path / "none.md")
+
+
+def test_skill_markdown_body_matches_what_is_written(tmp_path):
+    from skillvault.formats.skill_md import skill_markdown_body, write_skill_folder
+
+    skill = Skill(id="notes", chunks=[Chunk(id="notes::a", section="Overview", content="Intro."),
+                                      Chunk(id="notes::b", section="Steps", content="Do it.")])
+    body = skill_markdown_body(skill)
+    assert body == "Intro.\n\n## Steps\n\nDo it.\n"
+    assert (write_skill_folder(skill, tmp_path) / "SKILL.md").read_text().endswith("---\n" + body)

@@ -61,13 +61,15 @@ from typing import Any, Optional, Union
 import yaml
 
 from ..errors import ImportFormatError, ValidationError
-from ..models import MAX_SECTION_LENGTH, Chunk, Skill, slugify, validate_id
+from ..models import MAX_NAME_LENGTH, MAX_SECTION_LENGTH, Chunk, Skill, slugify, validate_id
 
 __all__ = [
     "read_skill_folder",
     "read_skill_folders",
     "write_skill_folder",
     "split_body",
+    "read_skill_markdown",
+    "skill_markdown_body",
     "MAX_BUNDLED_FILE_BYTES",
     "MAX_BUNDLED_TOTAL_BYTES",
 ]
@@ -305,6 +307,65 @@ def _read_bundled_files(folder: Path, skill_md: Path) -> tuple[dict, list]:
     return files, omitted
 
 
+def _read_markdown_text(path: Path) -> str:
+    """Read a markdown file as UTF-8 (a BOM is dropped), within the size limit."""
+    size = path.stat().st_size
+    if size > MAX_SKILL_MD_BYTES:
+        raise _error(path, 1, f"is {size} bytes; the limit is {MAX_SKILL_MD_BYTES}")
+    raw = path.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise _error(path, line, "is not UTF-8 text") from None
+
+
+def _parse_front_matter(lines: list[str], path: Path) -> tuple[Any, dict[str, int], str, int, str, int]:
+    """Parse the front matter of a file whose first line is ``---``.
+
+    Returns:
+        ``(data, key lines, body, body's first file line, newline, index of the closing
+        line)``; ``data`` is None for an empty front matter, else a JSON-safe mapping.
+    """
+    close = next((i for i in range(1, len(lines)) if lines[i].rstrip() == "---"), None)
+    if close is None:
+        raise _error(path, 1, "front matter opened by '---' is never closed; add a '---' line "
+                     "after it")
+    front_text = "".join(lines[1:close])
+    newline = "\r\n" if lines[close].endswith("\r\n") else "\n"
+    body = "".join(lines[close + 1:])
+    body_first_line = close + 2
+
+    data, key_lines = _load_front_matter(front_text, path)
+    if data is not None:
+        if not isinstance(data, dict):
+            raise _error(path, 2, f"front matter must be a YAML mapping, got {type(data).__name__}")
+        if not all(isinstance(key, str) for key in data):
+            raise _error(path, 1, "front-matter keys must be strings")
+        try:
+            json.dumps(data, allow_nan=False)
+        except (TypeError, ValueError):
+            raise _error(path, 1, "front matter holds values that are not plain YAML "
+                         "(strings, numbers, booleans, lists, mappings)") from None
+    return data, key_lines, body, body_first_line, newline, close
+
+
+def _agent_metadata(data: dict, body: str, chunks: list[Chunk], newline: str) -> dict[str, Any]:
+    """Build ``metadata["agent_skill"]`` (without ``files``) from parsed front matter and body."""
+    agent: dict[str, Any] = {key: data[key] for key in _OPTIONAL_KEYS if key in data}
+    extra = {key: value for key, value in data.items() if key not in _STANDARD_KEYS}
+    if extra:
+        agent["extra"] = extra
+    agent["key_order"] = list(data.keys())
+    agent["body"] = body
+    agent["body_sha256"] = _chunks_fingerprint(chunks)
+    if newline != "\n":
+        agent["newline"] = newline
+    return agent
+
+
 def read_skill_folder(path: Union[str, Path]) -> Skill:
     """Read one Agent Skills folder into a :class:`Skill`.
 
@@ -338,43 +399,14 @@ def read_skill_folder(path: Union[str, Path]) -> Skill:
     skill_md = _find_skill_md(folder)
     if skill_md is None:
         raise _error(folder / SKILL_FILE, 1, "SKILL.md not found; an Agent Skills folder must hold one")
-    size = skill_md.stat().st_size
-    if size > MAX_SKILL_MD_BYTES:
-        raise _error(skill_md, 1, f"is {size} bytes; the limit is {MAX_SKILL_MD_BYTES}")
-    raw = skill_md.read_bytes()
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise _error(skill_md, line, "is not UTF-8 text") from None
-
+    text = _read_markdown_text(skill_md)
     lines = text.splitlines(keepends=True)
     if not lines or lines[0].rstrip() != "---":
         raise _error(skill_md, 1, "must start with a '---' line opening the YAML front matter "
                      "(name and description)")
-    close = next((i for i in range(1, len(lines)) if lines[i].rstrip() == "---"), None)
-    if close is None:
-        raise _error(skill_md, 1, "front matter opened by '---' is never closed; add a '---' line "
-                     "after it")
-    front_text = "".join(lines[1:close])
-    newline = "\r\n" if lines[close].endswith("\r\n") else "\n"
-    body = "".join(lines[close + 1:])
-    body_first_line = close + 2
-
-    data, key_lines = _load_front_matter(front_text, skill_md)
+    data, key_lines, body, body_first_line, newline, close = _parse_front_matter(lines, skill_md)
     if data is None:
         raise _error(skill_md, 1, "front matter is empty; it needs 'name' and 'description'")
-    if not isinstance(data, dict):
-        raise _error(skill_md, 2, f"front matter must be a YAML mapping, got {type(data).__name__}")
-    if not all(isinstance(key, str) for key in data):
-        raise _error(skill_md, 1, "front-matter keys must be strings")
-    try:
-        json.dumps(data, allow_nan=False)
-    except (TypeError, ValueError):
-        raise _error(skill_md, 1, "front matter holds values that are not plain YAML "
-                     "(strings, numbers, booleans, lists, mappings)") from None
 
     for key in ("name", "description"):
         if key not in data:
@@ -419,15 +451,7 @@ def read_skill_folder(path: Union[str, Path]) -> Skill:
     chunks = [chunk for chunk, _ in pairs]
 
     files, omitted = _read_bundled_files(folder, skill_md)
-    agent: dict[str, Any] = {key: data[key] for key in _OPTIONAL_KEYS if key in data}
-    extra = {key: value for key, value in data.items() if key not in _STANDARD_KEYS}
-    if extra:
-        agent["extra"] = extra
-    agent["key_order"] = list(data.keys())
-    agent["body"] = body
-    agent["body_sha256"] = _chunks_fingerprint(chunks)
-    if newline != "\n":
-        agent["newline"] = newline
+    agent = _agent_metadata(data, body, chunks, newline)
     agent["files"] = files
     if omitted:
         agent["omitted_files"] = omitted
@@ -489,6 +513,113 @@ def read_skill_folders(path: Union[str, Path]) -> list[Skill]:
         seen[skill.id] = folder
         skills.append(skill)
     return skills
+
+
+def skill_markdown_body(skill: Skill) -> str:
+    """Return the markdown body :func:`write_skill_folder` writes for ``skill``.
+
+    That is the body kept from an imported ``SKILL.md`` when the chunks are unchanged
+    since, else the chunks joined by blank lines (a chunk that does not start with a
+    heading gets ``## <section>`` first, except a leading ``Overview`` chunk).
+
+    Raises:
+        ValidationError: if the skill has no chunks and no kept body.
+    """
+    agent = skill.metadata.get("agent_skill") if isinstance(skill.metadata, dict) else None
+    agent = agent if isinstance(agent, dict) else {}
+    body = agent.get("body")
+    if isinstance(body, str) and agent.get("body_sha256") == _chunks_fingerprint(skill.chunks):
+        return body
+    if not skill.chunks:
+        raise ValidationError("skill.chunks", "is empty; nothing to write as the SKILL.md body")
+    return _body_from_chunks(skill.chunks)
+
+
+def read_skill_markdown(
+    path: Union[str, Path], skill_id: Optional[str] = None, source: str = "manual"
+) -> Skill:
+    """Read one markdown file (a ``SKILL.md`` or any ``.md``) into a :class:`Skill`.
+
+    Front matter is optional. When present it is read as in :func:`read_skill_folder`
+    (same YAML rules and errors) but ``name`` and ``description`` may be left out; its
+    keys, the exact body and the line ends are kept in ``metadata["agent_skill"]`` so
+    that an export as an Agent Skills folder writes them back. Bundled files are not
+    read (give the folder to :func:`read_skill_folder` for those).
+
+    The id is ``skill_id`` if given, else the front-matter ``name``, else the slug of
+    the file name without its extension (of the parent folder's name for a file named
+    ``SKILL.md``). The name is the front-matter ``name``, else the text of the first
+    level-1 heading, else the id. The body is split by :func:`split_body`.
+
+    Args:
+        path: the markdown file.
+        skill_id: the id to give the skill (overrides the front-matter ``name``).
+        source: the skill's ``source`` (``"manual"`` by default: a human added it).
+
+    Returns:
+        The validated skill, status ``"canonical"``.
+
+    Raises:
+        ImportFormatError: ``"<file>:<line>: <problem>"`` when the file is missing, not
+            UTF-8, over 5 MB, has invalid front matter, no body text, or the skill fails
+            validation (e.g. a bad id).
+    """
+    md = Path(path)
+    if not md.is_file():
+        raise _error(md, 1, "no such file; give a markdown file")
+    text = _read_markdown_text(md)
+    lines = text.splitlines(keepends=True)
+    data: Optional[dict] = None
+    key_lines: dict[str, int] = {}
+    body, body_first_line, newline = text, 1, "\n"
+    if lines and lines[0].rstrip() == "---":
+        parsed, key_lines, body, body_first_line, newline, _close = _parse_front_matter(lines, md)
+        data = parsed if parsed is not None else {}
+    for key in ("name", "description"):
+        if data is not None and key in data and not isinstance(data[key], str):
+            raise _error(md, key_lines.get(key, 1), f"{key!r} must be a string, got {type(data[key]).__name__}")
+    if data is not None and "metadata" in data and not isinstance(data["metadata"], dict):
+        raise _error(md, key_lines.get("metadata", 1),
+                     f"'metadata' must be a mapping, got {type(data['metadata']).__name__}")
+    front_name = (data or {}).get("name") or None
+    if skill_id is None:
+        stem = md.resolve().parent.name if md.name.lower() == SKILL_FILE.lower() else md.stem
+        skill_id = front_name or slugify(stem)
+    try:
+        validate_id(skill_id, "skill.id")
+    except ValidationError as exc:
+        line = key_lines.get("name", 1) if skill_id == front_name else 1
+        raise _error(md, line, f"{exc}; e.g. {slugify(skill_id)!r}") from None
+    pairs = split_body(body, skill_id, body_first_line)
+    if not pairs:
+        raise _error(md, body_first_line, "has no text to make a skill of")
+    chunks = [chunk for chunk, _ in pairs]
+    title = next(
+        (m.group(2).strip() for line in body.splitlines()
+         if (m := _HEADING.match(line)) and m.group(1) == "#" and m.group(2)),
+        None,
+    )
+    metadata = {}
+    if data is not None:
+        metadata = {"agent_skill": {**_agent_metadata(data, body, chunks, newline), "files": {}}}
+    skill = Skill(
+        id=skill_id,
+        name=(front_name or title or skill_id)[:MAX_NAME_LENGTH],
+        source=source,
+        status="canonical",
+        chunks=chunks,
+        description=(data or {}).get("description") or "",
+        metadata=metadata,
+    )
+    try:
+        skill.validate()
+    except ValidationError as exc:
+        line = 1
+        match = re.match(r"skill\.chunks\[(\d+)\]", exc.field)
+        if match and int(match.group(1)) < len(pairs):
+            line = pairs[int(match.group(1))][1]
+        raise _error(md, line, str(exc)) from None
+    return skill
 
 
 # --------------------------------------------------------------------------- writing
@@ -577,11 +708,7 @@ def write_skill_folder(skill: Skill, parent_dir: Union[str, Path]) -> Path:
     order += [k for k in values if k not in order]
     front = {key: values[key] for key in order}
 
-    body = agent.get("body")
-    if not (isinstance(body, str) and agent.get("body_sha256") == _chunks_fingerprint(skill.chunks)):
-        if not skill.chunks:
-            raise ValidationError("skill.chunks", "is empty; nothing to write as the SKILL.md body")
-        body = _body_from_chunks(skill.chunks)
+    body = skill_markdown_body(skill)
 
     newline = agent.get("newline") if agent.get("newline") in ("\n", "\r\n") else "\n"
     head = "---\n" + _dump_yaml(front) + "---\n"

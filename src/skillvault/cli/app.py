@@ -1,0 +1,393 @@
+"""The typer application: global options and one function per command.
+
+Commands are thin: they read options, call :class:`~skillvault.SkillManager` and
+hand results to :mod:`.output`. User errors raised anywhere below are turned into
+one line on stderr and an exit code by :class:`_Group` (see :mod:`.errors`).
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from . import output
+from .errors import fail, user_errors
+from .session import DEFAULT_DB, Settings
+
+# Kept in step with skillvault.models.STATUSES / SOURCES (tests check it); spelled out
+# here so that `--help` does not import the library.
+Status = enum.Enum("Status", {name: name for name in ("canonical", "draft", "archived", "rejected")}, type=str)
+Source = enum.Enum("Source", {name: name for name in ("manual", "extracted", "imported")}, type=str)
+
+
+class _Group(TyperGroup):
+    """The root command group: maps user errors to one line and an exit code."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        with user_errors(ctx):
+            return super().invoke(ctx)
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="skillvault",
+    help="A skill library for LLM agents: query skills, review drafts, import and export.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+JsonOption = typer.Option(False, "--json", help="Print JSON (shapes documented in docs/cli.md).")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            text = version("skillvault")
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree
+            from .. import __version__ as text
+        typer.echo(f"skillvault {text}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    db: Path = typer.Option(DEFAULT_DB, "--db", envvar="SKILLVAULT_DB", metavar="PATH",
+                            help="The library file.", show_default=True),
+    agent: bool = typer.Option(False, "--agent", help="Agent mode: read canonical skills, write drafts only."),
+    json_: bool = typer.Option(False, "--json", help="JSON output for read commands."),
+    embed_model: Optional[str] = typer.Option(
+        None, "--embed-model", envvar="SKILLVAULT_EMBED_MODEL", metavar="MODEL",
+        help="Embedding model of an OpenAI-compatible endpoint ('local' or unset: the built-in model)."),
+    embed_base_url: Optional[str] = typer.Option(
+        None, "--embed-base-url", envvar="SKILLVAULT_EMBED_BASE_URL", metavar="URL",
+        help="Endpoint of --embed-model, e.g. http://localhost:11434/v1 (key: SKILLVAULT_EMBED_API_KEY)."),
+    embed_dimensions: Optional[int] = typer.Option(
+        None, "--embed-dimensions", envvar="SKILLVAULT_EMBED_DIMENSIONS", min=1, metavar="N",
+        help="Ask --embed-model for N-dimensional vectors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Show the version and exit."),
+) -> None:
+    """A skill library for LLM agents: query skills, review drafts, import and export."""
+    ctx.obj = Settings(db=db, agent=agent, json=json_, embed_model=embed_model,
+                       embed_base_url=embed_base_url, embed_dimensions=embed_dimensions)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    return ctx.find_root().obj
+
+
+def _json(ctx: typer.Context, flag: bool) -> bool:
+    return flag or _settings(ctx).json
+
+
+# --------------------------------------------------------------------------- library
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create an empty library at --db (nothing happens if it exists)."""
+    settings = _settings(ctx)
+    existed = settings.db.exists()
+    with settings.open(create=True) as sm:
+        stats = sm.stats()
+    if existed:
+        output.note(f"{settings.db} already exists ({stats['skills']} skills, schema version {stats['schema_version']}).")
+    else:
+        output.note(f"Created {settings.db} (schema version {stats['schema_version']}, embedder {stats['embedder']['name']}).")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    status: Optional[Status] = typer.Option(None, "--status", help="Only skills with this status."),
+    source: Optional[Source] = typer.Option(None, "--source", help="Only skills from this source."),
+    json_: bool = JsonOption,
+) -> None:
+    """List skills (all statuses unless --status; agents see canonical skills only)."""
+    with _settings(ctx).open() as sm:
+        skills = sm.list(status=status.value if status else None, source=source.value if source else None)
+    if _json(ctx, json_):
+        output.emit_json([output.skill_summary(s) for s in skills])
+    else:
+        output.print_skills(skills, "Skills" if status is None else f"Skills ({status.value})")
+
+
+@app.command()
+def show(ctx: typer.Context, skill_id: str = typer.Argument(..., metavar="ID"), json_: bool = JsonOption) -> None:
+    """Show one skill as markdown (or its full JSON form)."""
+    from ..errors import NotFoundError
+    from ..formats.skill_md import skill_markdown_body
+
+    with _settings(ctx).open() as sm:
+        skill = sm.get(skill_id)
+    if skill is None:
+        raise NotFoundError(f"no skill with id {skill_id!r}")
+    if _json(ctx, json_):
+        output.emit_json(skill.to_dict())
+        return
+    facts = [f"`{skill.id}`", skill.status, skill.source, f"version {skill.version}"]
+    if skill.status == "draft":
+        facts.append(f"confidence {skill.confidence:.2f}")
+    if skill.revises:
+        facts.append(f"revises `{skill.revises}`")
+    body = skill_markdown_body(skill)
+    first = next((line for line in body.splitlines() if line.strip()), "")
+    head = [] if first.startswith("# ") else [f"# {skill.name}", ""]
+    head.append(" · ".join(facts))
+    if skill.description:
+        head += ["", "> " + skill.description.replace("\n", "\n> ")]
+    for flag in skill.flags:
+        head += ["", f"*flag: {flag}*"]
+    output.print_markdown("\n".join(head) + "\n\n" + body)
+
+
+@app.command()
+def stats(ctx: typer.Context, json_: bool = JsonOption) -> None:
+    """Counts by status and source, chunks, tokens, size, embedder and SQLite versions."""
+    settings = _settings(ctx)
+    with settings.open() as sm:
+        data = sm.stats()
+    if _json(ctx, json_):
+        output.emit_json(data)
+    else:
+        output.print_stats(data, str(settings.db))
+
+
+@app.command()
+def doctor(ctx: typer.Context, json_: bool = JsonOption) -> None:
+    """Check Python, SQLite, sqlite-vec, FTS5, the embedder and the database's integrity."""
+    from .doctor import run_checks
+
+    checks = run_checks(_settings(ctx))
+    if _json(ctx, json_):
+        output.emit_json({"ok": all(c["ok"] for c in checks), "checks": checks})
+    else:
+        output.print_checks(checks)
+    if not all(c["ok"] for c in checks):
+        raise typer.Exit(1)
+
+
+# --------------------------------------------------------------------------- retrieval
+
+
+@app.command()
+def query(
+    ctx: typer.Context,
+    text: str = typer.Argument(..., help="What the agent needs to know."),
+    budget: int = typer.Option(2000, "--budget", "-b", min=1, help="Most tokens (cl100k_base) of context."),
+    explain: bool = typer.Option(False, "--explain", help="Also say why each chunk was taken or dropped."),
+    json_: bool = JsonOption,
+) -> None:
+    """Print the context for TEXT: relevant chunks and their dependencies, within --budget."""
+    with _settings(ctx).open() as sm:
+        packing = sm.query(text, budget=budget, explain=True)
+    if _json(ctx, json_):
+        output.emit_json(output.packing_dict(packing))
+        return
+    if packing.text:
+        output.echo(packing.text)
+    else:
+        output.echo("No relevant skill fits in the budget.", err=True)
+    if explain:
+        output.echo("")
+        output.echo(str(packing))
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    text: str = typer.Argument(..., help="What to look for."),
+    k: int = typer.Option(10, "-k", "--k", min=1, max=1000, help="Most hits."),
+    json_: bool = JsonOption,
+) -> None:
+    """Show the best-scoring canonical chunks for TEXT as a table."""
+    with _settings(ctx).open() as sm:
+        hits = sm.search(text, k=k)
+    if _json(ctx, json_):
+        output.emit_json([output.hit_dict(rank, hit) for rank, hit in enumerate(hits, 1)])
+    else:
+        output.print_hits(hits, text)
+
+
+# --------------------------------------------------------------------------- review
+
+
+@app.command("review-queue")
+def review_queue(ctx: typer.Context, json_: bool = JsonOption) -> None:
+    """List drafts awaiting review, newest first."""
+    with _settings(ctx).open() as sm:
+        drafts = sm.review_queue()
+        usage = {d.id: sm.usage(d.id) for d in drafts}
+    if _json(ctx, json_):
+        output.emit_json([output.skill_summary(d, usage[d.id]) for d in drafts])
+    else:
+        output.print_queue(drafts, usage)
+
+
+@app.command()
+def approve(
+    ctx: typer.Context,
+    draft_id: str = typer.Argument(..., metavar="ID", help="The draft, e.g. draft::my-skill."),
+    reviewer: Optional[str] = typer.Option(None, "--reviewer", envvar="SKILLVAULT_REVIEWER", help="Who approves."),
+    note: Optional[str] = typer.Option(None, "--note", help="Why (kept in the audit trail)."),
+) -> None:
+    """Approve a draft: it becomes a canonical skill (or a new version of the one it revises)."""
+    with _settings(ctx).open() as sm:
+        skill_id = sm.approve(draft_id, reviewer=reviewer, note=note)
+    output.note(f"Approved {draft_id} -> {skill_id}")
+
+
+@app.command()
+def reject(
+    ctx: typer.Context,
+    draft_id: str = typer.Argument(..., metavar="ID", help="The draft, e.g. draft::my-skill."),
+    reason: str = typer.Option(..., "--reason", help="Why (required; kept with the draft)."),
+    reviewer: Optional[str] = typer.Option(None, "--reviewer", envvar="SKILLVAULT_REVIEWER", help="Who rejects."),
+) -> None:
+    """Reject a draft with a reason (it is kept, with status rejected)."""
+    with _settings(ctx).open() as sm:
+        sm.reject(draft_id, reason, reviewer=reviewer)
+    output.note(f"Rejected {draft_id}")
+
+
+@app.command()
+def review(
+    ctx: typer.Context,
+    reviewer: Optional[str] = typer.Option(None, "--reviewer", envvar="SKILLVAULT_REVIEWER", help="Who reviews."),
+) -> None:
+    """Review drafts one by one: approve, reject (asks a reason), skip or quit, one key each."""
+    from .review import run_review
+
+    with _settings(ctx).open() as sm:
+        run_review(sm, reviewer=reviewer)
+
+
+@app.command()
+def history(ctx: typer.Context, skill_id: str = typer.Argument(..., metavar="ID"), json_: bool = JsonOption) -> None:
+    """Show a skill's kept versions and audit trail (who, when, what, why)."""
+    from ..errors import NotFoundError
+
+    with _settings(ctx).open() as sm:
+        events = sm.history(skill_id)
+        versions = sm.versions(skill_id)
+        exists = sm.get(skill_id) is not None
+    if not (events or versions or exists):
+        raise NotFoundError(f"no skill with id {skill_id!r} and no history for it")
+    if _json(ctx, json_):
+        output.emit_json({"skill_id": skill_id, "versions": versions, "events": events})
+    else:
+        output.print_history(skill_id, versions, events)
+
+
+@app.command()
+def rollback(
+    ctx: typer.Context,
+    skill_id: str = typer.Argument(..., metavar="ID"),
+    version: int = typer.Argument(..., min=1, help="A kept version (see `skillvault history ID`)."),
+) -> None:
+    """Restore the content of a kept version of a skill, as a new version."""
+    with _settings(ctx).open() as sm:
+        new_version = sm.rollback(skill_id, version)
+    output.note(f"{skill_id}: version {version} restored as version {new_version}")
+
+
+# --------------------------------------------------------------------------- import / export
+
+
+@app.command()
+def add(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., metavar="FILE.md", help="A markdown or SKILL.md file."),
+    skill_id: Optional[str] = typer.Option(None, "--id", help="Skill id (default: front-matter name, else the file name)."),
+    replace: bool = typer.Option(False, "--replace", help="Replace an existing skill with the same id."),
+) -> None:
+    """Register a markdown file as a canonical skill (split into chunks at its headings)."""
+    from ..formats.skill_md import read_skill_markdown
+
+    if file.is_dir():
+        fail(f"{file} is a folder; import skill folders with `skillvault import {file}`")
+    skill = read_skill_markdown(file, skill_id=skill_id)
+    with _settings(ctx).open(create=True) as sm:
+        if not replace and sm.get(skill.id) is not None:
+            fail(f"a skill {skill.id!r} already exists; pass --replace to overwrite it or --id to choose another id")
+        sm.register(skill)
+        stored = sm.get(skill.id)
+    tokens = sum(chunk.tokens or 0 for chunk in stored.chunks) if stored else 0
+    output.note(f"Added {skill.id} ({len(skill.chunks)} chunks, {tokens} tokens)")
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., metavar="FILE|DIR", help="A JSON file, a SKILL.md folder or a folder of them."),
+) -> None:
+    """Import skills from JSON or Agent Skills folders (all or nothing)."""
+    settings = _settings(ctx)
+    if not path.exists():
+        fail(f"{path}: no such file or folder")
+    with settings.open(create=True) as sm, output.progress_bar(f"Importing {path.name}") as progress:
+        result = sm.import_(path, progress=progress)
+    ids = [result] if isinstance(result, str) else result
+    output.note(f"Imported {len(ids)} skill{'s' if len(ids) != 1 else ''}: {', '.join(ids)}")
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    first: Optional[str] = typer.Argument(None, metavar="SKILL_ID", help="The skill (leave out with --all)."),
+    second: Optional[str] = typer.Argument(None, metavar="PATH", help="FILE.json, or a folder for SKILL.md."),
+    all_: bool = typer.Option(False, "--all", help="Export every skill: to a folder of SKILL.md folders, or one .json."),
+    status: Optional[Status] = typer.Option(None, "--status", help="With --all: only skills with this status."),
+) -> None:
+    """Export a skill (to FILE.json, or a folder that gets SKILL_ID/SKILL.md), or --all skills."""
+    if all_:
+        if first is None or second is not None:
+            raise typer.BadParameter("export --all takes one argument: the folder or .json file", param_hint="PATH")
+        _export_all(ctx, Path(first), status.value if status else None)
+        return
+    if first is None or second is None:
+        raise typer.BadParameter("export takes SKILL_ID and PATH (or --all PATH)", param_hint="SKILL_ID PATH")
+    if status is not None:
+        raise typer.BadParameter("--status only goes with --all", param_hint="--status")
+    with _settings(ctx).open() as sm:
+        written = sm.export(first, second)
+    output.note(f"Exported {first} to {written}")
+
+
+def _export_all(ctx: typer.Context, target: Path, status: Optional[str]) -> None:
+    with _settings(ctx).open() as sm:
+        if target.suffix.lower() == ".json":
+            sm.export_all(target, status=status)
+            count = len(sm.list(status=status))
+        else:
+            skills = sm.list(status=status)
+            count = len(skills)
+            target.mkdir(parents=True, exist_ok=True)
+            with output.progress_bar(f"Exporting to {target}") as progress:
+                for done, skill in enumerate(skills, 1):
+                    sm.export(skill.id, target)
+                    progress(done, count)
+    output.note(f"Exported {count} skill{'s' if count != 1 else ''} to {target}")
+
+
+@app.command()
+def reindex(ctx: typer.Context) -> None:
+    """Re-embed every chunk with the chosen embedder (the fix after changing embedders)."""
+    settings = _settings(ctx)
+    settings.require_db()
+    if settings.agent:
+        with settings.open() as sm:
+            sm.reindex()  # raises the library's permission error
+    from ..manager import reindex as reindex_db
+
+    with output.progress_bar("Re-embedding") as progress:
+        count = reindex_db(settings.db, embed_config=settings.embed_config(), progress=progress)
+    output.note(f"Re-embedded {count} chunk{'s' if count != 1 else ''} in {settings.db}")

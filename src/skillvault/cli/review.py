@@ -1,0 +1,111 @@
+"""``skillvault review``: walk the review queue from the keyboard.
+
+Each draft is shown (with a unified diff against the canonical skill it revises,
+when it revises one) and answered with a key: ``a`` approve, ``r`` reject (asks for
+a reason), ``s`` skip, ``q`` quit. On a terminal one key press is enough; with
+piped input each answer is a line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from typing import TYPE_CHECKING, Callable, Optional
+
+import typer
+
+from . import output
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from ..manager import SkillManager
+    from ..models import Skill
+
+CHOICES = {"a": "approve", "r": "reject", "s": "skip", "q": "quit"}
+PROMPT = "[a]pprove  [r]eject  [s]kip  [q]uit"
+
+
+def read_choice() -> str:
+    """Return one of ``a r s q``: a key press on a terminal, else the first letter of a line.
+
+    End of input counts as ``q``.
+    """
+    while True:
+        if sys.stdin.isatty():
+            typer.echo(f"{PROMPT} ? ", nl=False)
+            key = typer.getchar().lower()
+            typer.echo(key)
+        else:
+            typer.echo(f"{PROMPT} ? ", nl=False)
+            line = sys.stdin.readline()
+            typer.echo()
+            if not line:
+                return "q"
+            key = line.strip()[:1].lower()
+        if key in CHOICES:
+            return key
+        typer.echo(f"Please press one of: {', '.join(CHOICES)}")
+
+
+def draft_diff(draft: "Skill", target: "Skill") -> list[str]:
+    """Return the unified diff (lines) from ``target``'s markdown to ``draft``'s."""
+    from ..formats.skill_md import skill_markdown_body
+
+    return list(difflib.unified_diff(
+        skill_markdown_body(target).splitlines(), skill_markdown_body(draft).splitlines(),
+        fromfile=f"{target.id} (version {target.version})", tofile=draft.id, lineterm="",
+    ))
+
+
+def show_draft(sm: "SkillManager", draft: "Skill", index: int, total: int) -> None:
+    """Print one draft: header, flags, then a diff against what it revises or its markdown."""
+    from ..formats.skill_md import skill_markdown_body
+
+    uses = sm.usage(draft.id).get("uses", 0)
+    output.out_console().rule(f"[{index}/{total}] {draft.id}")
+    output.note(f"{draft.name} | confidence {draft.confidence:.2f} | uses {uses} | created "
+                f"{draft.created_at:%Y-%m-%d %H:%M}")
+    for flag in draft.flags:
+        output.note(f"flag: {flag}")
+    target = sm.get(draft.revises) if draft.revises else None
+    if target is not None:
+        output.note(f"Revises {target.id} (version {target.version}):")
+        output.print_diff(draft_diff(draft, target) or ["(no change in content)"])
+    else:
+        if draft.revises:
+            output.note(f"Revises {draft.revises} (no longer exists: approving makes a new skill)")
+        output.print_markdown(skill_markdown_body(draft))
+
+
+def run_review(sm: "SkillManager", reviewer: Optional[str] = None,
+               choose: Callable[[], str] = read_choice) -> dict[str, list[str]]:
+    """Walk the queue; return ``{"approved": [...], "rejected": [...], "skipped": [...]}``.
+
+    Args:
+        sm: a human-mode manager.
+        reviewer: recorded as who approved / rejected.
+        choose: returns the next key (``a r s q``).
+    """
+    done: dict[str, list[str]] = {"approved": [], "rejected": [], "skipped": []}
+    queue = sm.review_queue()
+    if not queue:
+        output.note("Review queue is empty.")
+        return done
+    for index, draft in enumerate(queue, 1):
+        show_draft(sm, draft, index, len(queue))
+        key = choose()
+        if key == "q":
+            break
+        if key == "s":
+            done["skipped"].append(draft.id)
+        elif key == "a":
+            skill_id = sm.approve(draft.id, reviewer=reviewer)
+            done["approved"].append(skill_id)
+            output.note(f"Approved {draft.id} -> {skill_id}")
+        elif key == "r":
+            reason = typer.prompt("Reason", type=str).strip()
+            sm.reject(draft.id, reason, reviewer=reviewer)
+            done["rejected"].append(draft.id)
+            output.note(f"Rejected {draft.id}")
+    output.note(f"Done: {len(done['approved'])} approved, {len(done['rejected'])} rejected, "
+                f"{len(done['skipped'])} skipped.")
+    return done

@@ -1,0 +1,96 @@
+"""Global options and opening the library they describe.
+
+``--db`` (env ``SKILLVAULT_DB``, default ``skills.db`` in the current folder, as in
+0.1.x), ``--agent`` (agent mode), ``--json`` and the embedder: the built-in local
+model unless ``--embed-model`` (env ``SKILLVAULT_EMBED_MODEL``) names a model of an
+OpenAI-compatible endpoint (``--embed-base-url`` / ``SKILLVAULT_EMBED_BASE_URL``,
+key from ``SKILLVAULT_EMBED_API_KEY`` or ``OPENAI_API_KEY``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+from .errors import fail
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from ..manager import SkillManager
+
+DEFAULT_DB = "skills.db"
+API_KEY_ENV = "SKILLVAULT_EMBED_API_KEY"
+LOCAL_MODEL = "local"
+
+
+@dataclass
+class Settings:
+    """The global options of one invocation.
+
+    Attributes:
+        db: the database file.
+        agent: open in agent mode.
+        json: print JSON instead of tables (also settable per command).
+        embed_model: an OpenAI-compatible embedding model, or None / ``"local"`` for
+            the built-in local embedder.
+        embed_base_url: the endpoint of that model (None: the SDK's default).
+        embed_dimensions: ask the endpoint for vectors this wide (None: full width).
+    """
+
+    db: Path
+    agent: bool = False
+    json: bool = False
+    embed_model: Optional[str] = None
+    embed_base_url: Optional[str] = None
+    embed_dimensions: Optional[int] = None
+
+    @property
+    def mode(self) -> str:
+        """``"agent"`` or ``"human"``."""
+        return "agent" if self.agent else "human"
+
+    def embed_config(self) -> Optional[dict]:
+        """Return the ``embed_config`` for SkillManager (None means the local embedder)."""
+        model = (self.embed_model or "").strip()
+        if not model or model == LOCAL_MODEL:
+            if self.embed_base_url or self.embed_dimensions:
+                fail("--embed-base-url / --embed-dimensions need --embed-model (or SKILLVAULT_EMBED_MODEL)", 2)
+            return None
+        config: dict = {"provider": "openai", "model": model}
+        if self.embed_base_url:
+            config["base_url"] = self.embed_base_url
+        if self.embed_dimensions:
+            config["dimensions"] = self.embed_dimensions
+        api_key = os.environ.get(API_KEY_ENV)
+        if api_key:
+            config["api_key"] = api_key
+        return config
+
+    def open(self, create: bool = False) -> "SkillManager":
+        """Open the library with these settings.
+
+        Args:
+            create: make the database when it does not exist; otherwise a missing
+                file is an error that says how to create one.
+
+        Raises:
+            CliError: the database is missing (and ``create`` is False).
+            skillvault.errors.*: from :class:`~skillvault.SkillManager` (e.g. a
+                different embedder recorded in the file).
+        """
+        self.require_db(create)
+        from ..errors import EmbedderMismatchError
+        from ..manager import SkillManager
+
+        try:
+            return SkillManager(self.db, embed_config=self.embed_config(), mode=self.mode)
+        except EmbedderMismatchError as exc:
+            fail(f"{exc} (from the command line: pass --embed-model / SKILLVAULT_EMBED_MODEL with the "
+                 "embedder the file was built with, or run `skillvault reindex` with the new one)")
+
+    def require_db(self, create: bool = False) -> None:
+        """Fail with a hint when the database file does not exist (unless ``create``)."""
+        if not create and str(self.db) != ":memory:" and not self.db.exists():
+            fail(f"no skill library at {self.db}; create one with `skillvault init` "
+                 "or point to one with --db PATH / SKILLVAULT_DB")
