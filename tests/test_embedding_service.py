@@ -153,3 +153,28 @@ def test_changes_by_another_connection_are_seen(db_path, embed):
     assert "git rebase main" in reader.query("git rebase", budget=100)
     writer.archive("git")
     assert reader.query("git rebase", budget=100) == ""
+
+
+def test_a_library_opened_without_its_embedder_works_where_no_new_vector_is_needed(db_path, embed, tmp_path):
+    from skillvault.errors import EmbedderMismatchError
+
+    with SkillManager(db_path, embed_fn=embed, llm_fn=lambda text: {
+        "has_knowledge": True, "title": "Skill id", "playbook": "- one\n- two", "confidence": 0.9}, auto_promote=None) as sm:
+        sm.register(make_skill("git", ("Rebase", "git rebase main")))
+        draft_id = sm.extract("conversation")
+    calls_before = len(embed.calls)
+    with SkillManager(db_path) as plain:  # no embedder given: not the local model here
+        assert plain.embeddings.name == "callable:conftest.CountingEmbed"
+        assert sorted(s.id for s in plain.list()) == [draft_id, "git"]
+        assert plain.stats()["embedder"]["name"] == "callable:conftest.CountingEmbed"
+        assert [d.id for d in plain.review_queue()] == [draft_id]
+        assert plain.approve(draft_id) == "skill-id"  # its text was embedded before
+        plain.export("git", tmp_path / "git.json")
+        assert plain.import_(tmp_path / "git.json") == "git"
+        with pytest.raises(EmbedderMismatchError, match=r"embed_fn=\.\.\. or embed_config=\.\.\.; CLI: --embed-model"):
+            plain.query("git rebase", budget=100)
+        with pytest.raises(EmbedderMismatchError):
+            plain.register(make_skill("new", ("x", "text never embedded")))
+    assert len(embed.calls) == calls_before
+    with SkillManager(db_path, embed_fn=embed) as sm:
+        assert "git rebase main" in sm.query("git rebase", budget=100)

@@ -48,6 +48,7 @@ def test_whole_library_round_trips_into_a_new_db(sm, tmp_path, embed):
     assert document["skillvault"] == 1 and len(document["skills"]) == 2
     with SkillManager(str(tmp_path / "copy.db"), embed_fn=embed) as other:
         assert sorted(other.import_(path)) == ["base", "git-rebase"]
+        assert other.history("base")[-1]["action"] == "import"
         assert [s.to_dict() for s in other.list()] == [s.to_dict() for s in sm.list()]
         assert "never rebase shared work" in other.query("git rebase", budget=500)
 

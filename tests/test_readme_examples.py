@@ -138,3 +138,19 @@ def test_agent_mode_example_is_verbatim_and_behaves_as_commented(openai_standin,
     assert result.returncode == 0, result.stderr
     assert "denied: sm.register(skill)" in result.stdout and "denied: sm.approve(draft_id)" in result.stdout
     assert 'ok: sm.query("...")' in result.stdout and "ok: sm.extract(messages)" in result.stdout
+
+
+def test_seed_cli_lines_work_on_the_library_the_quick_start_built(openai_standin, tmp_path):
+    """The 0.1.x flow: build skills.db in Python with an OpenAI embed_fn, then manage it from
+    the CLI, which does not have that Python function."""
+    from test_cli_subprocess import run_line
+
+    env = {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": openai_standin.base_url}
+    built = run_example(block_containing("sm.register(skill)\n\n# Query skills"), tmp_path, env)
+    assert built.returncode == 0, built.stderr
+    listing = run_line("python -m skillvault.cli list", tmp_path).stdout
+    assert "frontend-react" in listing
+    run_line("python -m skillvault.cli export frontend-react react.json", tmp_path)
+    imported = run_line("python -m skillvault.cli import react.json", tmp_path).stdout
+    assert "frontend-react" in imported
+    assert "canonical" in run_line("python -m skillvault.cli stats", tmp_path).stdout

@@ -99,6 +99,7 @@ def test_versions_are_kept_and_rollback_restores_one(manager):
     skill = sm.get("deploy")
     assert skill.version == 3 and skill.chunks[0].content == "deploy with helm v2"
     assert "helm v2" in sm.query("deploy with helm", budget=200)
+    assert [e["action"] for e in sm.history("deploy")] == ["register", "register", "rollback"]
     assert sm.history("deploy")[-1]["details"]["to_version"] == 1
     with pytest.raises(NotFoundError, match=r"kept versions: \[1, 2, 3\]"):
         sm.rollback("deploy", 9)

@@ -9,7 +9,8 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 from . import library, review
 from .embed.base import Embedder
-from .embed.service import EmbeddingService, Progress
+from .embed.recorded import MissingEmbedder
+from .embed.service import EmbeddingService, Progress, embedder_identity
 from .errors import ImportFormatError, NotFoundError, SkillPermissionError, ValidationError
 from .formats import json_format
 from .models import SOURCES, STATUSES, Skill, validate_id
@@ -57,7 +58,9 @@ class SkillManager:
     Args:
         db_path: the database file (created when missing).
         embed_fn: ``text -> list[float]``; ``None`` (with no ``embed_config``) means the
-            built-in local embedder (all-MiniLM-L6-v2, offline).
+            built-in local embedder (all-MiniLM-L6-v2, offline) — or, for a database built
+            with another embedder, that one: everything that needs no new vectors works,
+            and embedding new text raises :class:`EmbedderMismatchError` saying what to pass.
         embed_config: ``{"provider": "openai", "model": ..., "base_url": ..., "api_key": ...}``
             for any OpenAI-compatible embeddings endpoint (extra ``[openai]``).
         llm_fn: ``text -> dict`` used by knowledge extraction (kept for it).
@@ -105,6 +108,11 @@ class SkillManager:
         self.llm_fn = _make_llm(llm_fn, llm_config)
         embedder = make_embedder(embed_fn, embed_config)
         self.store = SQLiteStore(str(db_path), agent=(mode == "agent"))
+        recorded, dim = self.store.embedder_record()
+        if embed_fn is None and embed_config is None and recorded and embedder_identity(recorded) != embedder_identity(embedder.name):
+            # Opened without naming an embedder (e.g. by the CLI): keep the library usable for
+            # everything that needs no new vectors; embedding new text says what to pass.
+            embedder = MissingEmbedder(recorded, dim, str(db_path))
         self.embeddings = EmbeddingService(self.store, embedder)
         try:
             self.embeddings.check_compatible()
@@ -406,8 +414,15 @@ class SkillManager:
 
         return write_skill_folder(skill, path)
 
-    def export_all(self, path: Union[str, Path], status: Optional[str] = None) -> Path:
+    def export_all(
+        self, path: Union[str, Path], status: Optional[str] = None, progress: Optional[Progress] = None
+    ) -> Path:
         """Write every skill (or those with ``status``) to a JSON file or a folder of SKILL.md folders.
+
+        Args:
+            path: ``*.json`` for one JSON file, else a folder.
+            status: only skills with this status.
+            progress: called as ``progress(done, total)`` per skill folder written.
 
         Returns:
             The file or folder written.
@@ -421,8 +436,10 @@ class SkillManager:
         from .formats.skill_md import write_skill_folder
 
         path.mkdir(parents=True, exist_ok=True)
-        for skill in skills:
+        for done, skill in enumerate(skills, 1):
             write_skill_folder(skill, path)
+            if progress:
+                progress(done, len(skills))
         return path
 
     def import_(self, path: Union[str, Path], progress: Optional[Progress] = None) -> Union[str, list[str]]:

@@ -364,17 +364,9 @@ def export(
 
 def _export_all(ctx: typer.Context, target: Path, status: Optional[str]) -> None:
     with _settings(ctx).open() as sm:
-        if target.suffix.lower() == ".json":
-            sm.export_all(target, status=status)
-            count = len(sm.list(status=status))
-        else:
-            skills = sm.list(status=status)
-            count = len(skills)
-            target.mkdir(parents=True, exist_ok=True)
-            with output.progress_bar(f"Exporting to {target}") as progress:
-                for done, skill in enumerate(skills, 1):
-                    sm.export(skill.id, target)
-                    progress(done, count)
+        count = len(sm.list(status=status))
+        with output.progress_bar(f"Exporting to {target}") as progress:
+            sm.export_all(target, status=status, progress=progress)
     output.note(f"Exported {count} skill{'s' if count != 1 else ''} to {target}")
 
 

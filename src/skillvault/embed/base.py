@@ -6,7 +6,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from ..errors import EmbeddingError
+from ..errors import EmbeddingError, SkillVaultError
 
 
 @runtime_checkable
@@ -46,7 +46,7 @@ def embed_checked(embedder: Embedder, texts: list[str], expected_dim: int | None
         return np.zeros((0, expected_dim or 0), dtype=np.float32)
     try:
         raw = embedder.embed(texts)
-    except EmbeddingError:
+    except SkillVaultError:
         raise
     except Exception as exc:  # the embedder is user code or a remote API
         raise EmbeddingError(f"embedder {embedder.name!r} failed: {type(exc).__name__}: {exc}") from exc

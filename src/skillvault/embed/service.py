@@ -20,6 +20,7 @@ from ..store import SQLiteStore
 from ..store.sqlite import META_NULL_VECTORS
 from .base import Embedder, embed_checked
 from .null_texts import NULL_TEXTS
+from .recorded import MissingEmbedder
 
 BATCH_SIZE = 64
 #: A probe re-embedded by the same model scores ~1.0 (APIs vary in the 4th decimal).
@@ -64,7 +65,7 @@ class EmbeddingService:
             EmbedderMismatchError: naming both embedders and the fix (reindex).
         """
         recorded, dim = self.store.embedder_record()
-        if recorded is not None and _identity(recorded) != _identity(self.embedder.name):
+        if recorded is not None and embedder_identity(recorded) != embedder_identity(self.embedder.name):
             raise self._mismatch(recorded, dim)
 
     def _mismatch(self, recorded: str, dim: Optional[int], detail: str = "") -> EmbedderMismatchError:
@@ -77,7 +78,7 @@ class EmbeddingService:
 
     def hash_of(self, text: str) -> str:
         """Return the cache key of ``text`` under this embedder."""
-        return hashlib.sha256(f"{_identity(self.embedder.name)}\n{text}".encode("utf-8")).hexdigest()
+        return hashlib.sha256(f"{embedder_identity(self.embedder.name)}\n{text}".encode("utf-8")).hexdigest()
 
     def embed(self, texts: list[str], progress: Optional[Progress] = None, any_width: bool = False) -> np.ndarray:
         """Embed texts in batches (no cache); rows are unit length, in order.
@@ -153,7 +154,7 @@ class EmbeddingService:
         raw = self.store.get_meta(META_NULL_VECTORS)
         if raw:
             record = json.loads(raw)
-            if _identity(record.get("embedder", "")) == _identity(self.name) and record.get("texts") == len(NULL_TEXTS):
+            if embedder_identity(record.get("embedder", "")) == embedder_identity(self.name) and record.get("texts") == len(NULL_TEXTS):
                 stored = np.frombuffer(base64.b64decode(record["vectors"]), dtype=np.float32)
                 stored = stored.reshape(len(NULL_TEXTS), -1)
                 self._check_probe(record["embedder"], stored[0])
@@ -167,6 +168,8 @@ class EmbeddingService:
         return vectors
 
     def _check_probe(self, recorded_name: str, recorded: np.ndarray) -> None:
+        if isinstance(self.embedder, MissingEmbedder):
+            return  # it stands for the recorded embedder by definition
         fresh = embed_checked(self.embedder, [NULL_TEXTS[0]])[0]
         if fresh.shape != recorded.shape:
             raise self._mismatch(recorded_name, recorded.shape[0], f" ({fresh.shape[0]}-d vectors)")
@@ -177,6 +180,6 @@ class EmbeddingService:
             )
 
 
-def _identity(name: str) -> str:
+def embedder_identity(name: str) -> str:
     """The part of an embedder name that must match: all plain callables are alike here."""
     return "callable" if name.startswith("callable:") else name

@@ -183,13 +183,17 @@ class SQLiteStore:
             self._set_meta(META_EMBEDDER_NAME, name)
 
     # ------------------------------------------------------------------ writes
-    def save_skill(self, skill: Skill, prepared: list[PreparedChunk], embedder_name: str) -> None:
-        """Insert or replace ``skill`` with its chunks, vectors and FTS rows, atomically.
+    def save_skill(
+        self, skill: Skill, prepared: list[PreparedChunk], embedder_name: str, actor: str = "human", action: str = "register"
+    ) -> None:
+        """Insert or replace ``skill`` with its chunks, vectors and FTS rows, and an audit
+        entry, atomically.
 
         Args:
             skill: a validated skill.
             prepared: one entry per chunk of ``skill``, in order.
             embedder_name: recorded with the vectors' width on the first write.
+            actor / action: who wrote it and how, for the audit log.
 
         Raises:
             ValidationError: if a chunk id belongs to another skill or a dependency
@@ -197,8 +201,11 @@ class SQLiteStore:
         """
         with self.transaction():
             self._write_skill(skill, prepared, embedder_name)
+            self.add_audit(actor, action, skill.id, details={"version": skill.version})
 
-    def save_skills(self, items: list[tuple[Skill, list[PreparedChunk]]], embedder_name: str) -> None:
+    def save_skills(
+        self, items: list[tuple[Skill, list[PreparedChunk]]], embedder_name: str, actor: str = "human", action: str = "import"
+    ) -> None:
         """Write many skills in one transaction (all or none); see :meth:`save_skill`."""
         with self.transaction():
             for index, (skill, prepared) in enumerate(items):
@@ -206,6 +213,7 @@ class SQLiteStore:
                     self._write_skill(skill, prepared, embedder_name)
                 except ValidationError as exc:
                     raise exc.within(f"skills[{index}]") from None
+                self.add_audit(actor, action, skill.id, details={"version": skill.version})
 
     def _write_skill(self, skill: Skill, prepared: list[PreparedChunk], embedder_name: str) -> None:
         if prepared:
