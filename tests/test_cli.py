@@ -17,6 +17,7 @@ from skillvault import SkillManager
 from skillvault.cli import errors as exit_codes
 from skillvault.cli.app import Source, Status, app
 from skillvault.models import SOURCES, STATUSES, Chunk, Skill
+from test_growth import ASYNC_ANSWER
 
 REACT = Skill(
     id="frontend-react",
@@ -35,14 +36,6 @@ REBASE = Skill(
     chunks=[Chunk(id="git-rebase::steps", section="Steps",
                   content="Run git rebase -i main to squash commits before a pull request.")],
 )
-ASYNC_ANSWER = {
-    "has_knowledge": True,
-    "title": "Async error handling in Python",
-    "playbook": "1. Use asyncio.gather with return_exceptions=True\n2. Inspect each result for exceptions",
-    "examples": "```python\nresults = await asyncio.gather(*tasks, return_exceptions=True)\n```",
-    "when_to_use": "When several coroutines run together and one may fail.",
-    "confidence": 0.85,
-}
 REVISION_ANSWER = {
     "has_knowledge": True,
     "title": "Frontend React",  # same title as the canonical skill: a proposed revision of it

@@ -25,14 +25,19 @@ def review_queue(store: SQLiteStore) -> list[Skill]:
     return sorted(drafts, key=lambda s: (s.created_at, s.id), reverse=True)
 
 
-def _draft(store: SQLiteStore, draft_id: str) -> Skill:
-    validate_id(draft_id, "draft_id")
-    skill = store.get_skill(draft_id)
+def _skill_in_status(store: SQLiteStore, skill_id: str, status: str, field: str, wanted: str) -> Skill:
+    """Return the skill, or raise NotFoundError / ValidationError if it is missing or not in ``status``."""
+    validate_id(skill_id, field)
+    skill = store.get_skill(skill_id)
     if skill is None:
-        raise NotFoundError(f"no skill with id {draft_id!r}")
-    if skill.status != "draft":
-        raise ValidationError("draft_id", f"{draft_id!r} is not a draft (its status is {skill.status!r})")
+        raise NotFoundError(f"no skill with id {skill_id!r}")
+    if skill.status != status:
+        raise ValidationError(field, f"{skill_id!r} is not {wanted} (its status is {skill.status!r})")
     return skill
+
+
+def _draft(store: SQLiteStore, draft_id: str) -> Skill:
+    return _skill_in_status(store, draft_id, "draft", "draft_id", "a draft")
 
 
 def _check_reason(reason: Optional[str], field: str, required: bool) -> str:
@@ -138,12 +143,7 @@ def restore(store: SQLiteStore, skill_id: str) -> str:
     Raises:
         NotFoundError: no such skill. ValidationError: it is not archived.
     """
-    validate_id(skill_id, "skill_id")
-    skill = store.get_skill(skill_id)
-    if skill is None:
-        raise NotFoundError(f"no skill with id {skill_id!r}")
-    if skill.status != "archived":
-        raise ValidationError("skill_id", f"{skill_id!r} is not archived (its status is {skill.status!r})")
+    skill = _skill_in_status(store, skill_id, "archived", "skill_id", "archived")
     status = "draft" if skill.source == "extracted" and skill.id.startswith("draft::") else "canonical"
     flags = [flag for flag in skill.flags if not flag.startswith("expired")]
     with store.transaction():

@@ -465,15 +465,19 @@ def read_skill_folder(path: Union[str, Path]) -> Skill:
         description=description,
         metadata={"agent_skill": agent},
     )
+    return _validated(skill, pairs, skill_md)
+
+
+def _validated(skill: Skill, pairs: list[tuple[Chunk, int]], path: Path) -> Skill:
+    """Validate a skill read from ``path``; an error names the line its chunk starts on."""
     try:
-        skill.validate()
+        return skill.validate()
     except ValidationError as exc:
         line = 1
         match = re.match(r"skill\.chunks\[(\d+)\]", exc.field)
         if match and int(match.group(1)) < len(pairs):
             line = pairs[int(match.group(1))][1]
-        raise _error(skill_md, line, str(exc)) from None
-    return skill
+        raise _error(path, line, str(exc)) from None
 
 
 def read_skill_folders(path: Union[str, Path]) -> list[Skill]:
@@ -611,15 +615,7 @@ def read_skill_markdown(
         description=(data or {}).get("description") or "",
         metadata=metadata,
     )
-    try:
-        skill.validate()
-    except ValidationError as exc:
-        line = 1
-        match = re.match(r"skill\.chunks\[(\d+)\]", exc.field)
-        if match and int(match.group(1)) < len(pairs):
-            line = pairs[int(match.group(1))][1]
-        raise _error(md, line, str(exc)) from None
-    return skill
+    return _validated(skill, pairs, md)
 
 
 # --------------------------------------------------------------------------- writing
