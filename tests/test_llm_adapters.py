@@ -20,7 +20,6 @@ from skillvault.growth.llm import (
     parse_json_answer,
 )
 from standins.anthropic_server import AnthropicStandIn
-from standins.fixtures import anthropic_standin, openai_standin  # noqa: F401  (fixtures)
 
 OPENAI_KEY = "sk-test-openai"
 ANTHROPIC_KEY = "sk-ant-test"

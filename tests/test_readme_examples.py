@@ -9,8 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 SEED = (Path(__file__).parent / "data" / "seed_README_0.1.2.txt").read_text(encoding="utf-8")

@@ -23,7 +23,9 @@ from ..models import Chunk, Skill, utc_now
 from .connection import DriverInfo, connect
 from .guard import GUARD_MESSAGE, install_agent_guard, is_guard_refusal
 from .migrations import MIGRATIONS, migrate
-from .vector_index import PendingChanges, VectorMatrix, status_codes
+from .records import ReviewRecords
+from .search import META_INDEX_GENERATION, SearchIndex
+from .vector_index import PendingChanges, VectorMatrix
 
 _SKILL_COLUMNS = (
     "id, name, source, status, confidence, extracted_from, description, tags, "
@@ -33,13 +35,11 @@ _CHUNK_COLUMNS = "c.pk, c.id, c.skill_id, c.position, c.section, c.content, c.to
 
 META_EMBEDDER_NAME = "embedder_name"
 META_EMBEDDER_DIM = "embedder_dim"
-META_INDEX_GENERATION = "index_generation"
 META_NULL_VECTORS = "null_vectors"
 # vec0 stores vectors in blocks of chunk_size rows and rewrites a block per insert; its
 # default (1024) makes an insert ~0.5 ms and a full read ~0.45 ms a row at 1536-d. 64 rows
 # make both ~20x cheaper (measured); its own KNN scan is not used (see vector_index.py).
 VEC0_CHUNK_SIZE = 64
-LEXICAL_OVERFETCH = 4
 
 
 @dataclass
@@ -61,7 +61,7 @@ class PreparedChunk:
     vector: np.ndarray  # float32, unit length
 
 
-class SQLiteStore:
+class SQLiteStore(SearchIndex, ReviewRecords):
     """Persistence for skills on SQLite with sqlite-vec and FTS5.
 
     Args:
@@ -546,139 +546,6 @@ class SQLiteStore:
             found.extend(self._chunk_rows(f"c.required = 1 AND c.skill_id IN ({marks})", batch))
         return found
 
-    # ------------------------------------------------------------------ search
-    def vector_search(self, query: np.ndarray, k: int, statuses: tuple[str, ...]) -> list[tuple[int, float]]:
-        """Exact cosine KNN: up to ``k`` ``(chunk pk, similarity)`` pairs, best first."""
-        return self._current_matrix().top_k(query, k, statuses)
-
-    def hybrid_candidates(
-        self, query: np.ndarray, match: str, k: int, statuses: tuple[str, ...]
-    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
-        """Return ``(vector_hits, lexical_hits)`` of :meth:`vector_search` and :meth:`lexical_search`.
-
-        FTS5 runs first: the vector scan streams the whole matrix through the CPU caches,
-        and the FTS query is about twice as slow right after it (measured).
-        """
-        lexical_hits = self.lexical_search(match, k, statuses)
-        return self.vector_search(query, k, statuses), lexical_hits
-
-    def vector_scores(self, query: np.ndarray, pks: list[int]) -> dict[int, float]:
-        """Return the cosine similarity of ``query`` to each given chunk."""
-        return self._current_matrix().scores_for(query, pks)
-
-    def lexical_search(self, match: str, k: int, statuses: tuple[str, ...]) -> list[tuple[int, float]]:
-        """FTS5 BM25 search: up to ``k`` ``(chunk pk, score)`` pairs, best first.
-
-        Args:
-            match: an FTS5 MATCH expression (build it with
-                :func:`skillvault.retrieval.lexical.match_expression`).
-            k: how many hits at most.
-            statuses: only chunks of skills in these statuses.
-
-        Returns:
-            Pairs whose score is ``-bm25`` (higher is better). Skill name and section
-            weigh more than body text.
-        """
-        if not match:
-            return []
-        status_marks = ",".join("?" * len(statuses))
-        # Rank inside FTS5 first (no join per match), then keep the wanted statuses.
-        # Only non-draft chunks have FTS rows; over-fetching covers archived ones.
-        rows = self.conn.execute(
-            f"""SELECT f.pk, f.score FROM (
-                    SELECT rowid AS pk, -bm25(chunk_fts, 3.0, 2.0, 1.0) AS score FROM chunk_fts
-                    WHERE chunk_fts MATCH ? ORDER BY score DESC LIMIT ?) f
-                JOIN chunks c ON c.pk = f.pk JOIN skills s ON s.id = c.skill_id
-                WHERE s.status IN ({status_marks}) ORDER BY f.score DESC LIMIT ?""",
-            (match, k * LEXICAL_OVERFETCH, *statuses, k),
-        ).fetchall()
-        return [(int(pk), float(score)) for pk, score in rows]
-
-    def term_document_counts(self, terms: list[str]) -> dict[str, int]:
-        """Return how many indexed chunks contain each term (terms not indexed are left out).
-
-        Terms are looked up as indexed, i.e. after FTS5's porter stemming; a word whose
-        stem differs ("hooks" → "hook") is simply not found.
-        """
-        if not terms:
-            return {}
-        marks = ",".join("?" * len(terms))
-        return dict(self.conn.execute(f"SELECT term, doc FROM temp.chunk_terms WHERE term IN ({marks})", terms).fetchall())
-
-    def indexed_chunk_count(self) -> int:
-        """Return the number of chunks in the search indexes (non-draft chunks)."""
-        return len(self._current_matrix())
-
-    def _current_matrix(self) -> VectorMatrix:
-        with self._lock:
-            data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
-            if self._matrix is not None and data_version == self._seen_data_version:
-                generation = self._matrix_generation
-            else:
-                generation = self.get_meta(META_INDEX_GENERATION)
-            if self._matrix is None or generation != self._matrix_generation:
-                self._matrix = self._load_matrix()
-                self._matrix_generation = generation
-            self._seen_data_version = data_version
-            return self._matrix
-
-    def _load_matrix(self) -> VectorMatrix:
-        dim = self.embedder_record()[1]
-        if dim is None:
-            return VectorMatrix.empty(0)
-        rows = self.conn.execute(
-            """SELECT v.rowid, v.embedding, s.status FROM chunk_vec v
-               JOIN chunks c ON c.pk = v.rowid JOIN skills s ON s.id = c.skill_id"""
-        ).fetchall()
-        if not rows:
-            return VectorMatrix.empty(dim)
-        pks = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-        vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), dim)
-        return VectorMatrix(pks, vectors, status_codes([row[2] for row in rows]))
-
-    # ------------------------------------------------------------------ review data
-    def add_audit(self, actor: str, action: str, skill_id: str, reason: str = "", details: Optional[dict] = None) -> None:
-        """Append an audit entry (call inside the transaction of the audited change)."""
-        self.conn.execute(
-            "INSERT INTO audit_log(at, actor, action, skill_id, reason, details) VALUES (?,?,?,?,?,?)",
-            (utc_now().isoformat(), actor, action, skill_id, reason, json.dumps(details or {})),
-        )
-
-    def audit_entries(self, skill_id: str) -> list[dict]:
-        """Return the audit entries of a skill, oldest first."""
-        rows = self.conn.execute(
-            "SELECT at, actor, action, skill_id, reason, details FROM audit_log WHERE skill_id = ? ORDER BY id",
-            (skill_id,),
-        ).fetchall()
-        return [
-            {"at": r[0], "actor": r[1], "action": r[2], "skill_id": r[3], "reason": r[4], "details": json.loads(r[5])}
-            for r in rows
-        ]
-
-    def save_version(self, skill: Skill) -> None:
-        """Keep a snapshot of ``skill`` under its version number (inside a transaction)."""
-        self.conn.execute(
-            """INSERT INTO skill_versions(skill_id, version, snapshot, created_at) VALUES (?,?,?,?)
-               ON CONFLICT(skill_id, version) DO UPDATE SET snapshot = excluded.snapshot""",
-            (skill.id, skill.version, json.dumps(skill.to_dict(), ensure_ascii=False), utc_now().isoformat()),
-        )
-
-    def get_version(self, skill_id: str, version: int) -> Optional[Skill]:
-        """Return the kept snapshot of a skill version, or None."""
-        row = self.conn.execute(
-            "SELECT snapshot FROM skill_versions WHERE skill_id = ? AND version = ?", (skill_id, version)
-        ).fetchone()
-        return Skill.from_json(row[0]) if row else None
-
-    def versions(self, skill_id: str) -> list[int]:
-        """Return the kept version numbers of a skill, ascending."""
-        return [
-            row[0]
-            for row in self.conn.execute(
-                "SELECT version FROM skill_versions WHERE skill_id = ? ORDER BY version", (skill_id,)
-            )
-        ]
-
     def delete_skill(self, skill_id: str) -> None:
         """Delete a skill and its chunks and index rows (inside a transaction)."""
         row = self.conn.execute("SELECT status FROM skills WHERE id = ?", (skill_id,)).fetchone()
@@ -690,65 +557,6 @@ class SQLiteStore:
     def write_skill(self, skill: Skill, prepared: list[PreparedChunk], embedder_name: str) -> None:
         """Insert or replace a skill inside the caller's transaction; see :meth:`save_skill`."""
         self._write_skill(skill, prepared, embedder_name)
-
-    def record_usage(self, skill_ids: list[str], helpful: Optional[bool] = None) -> None:
-        """Count one use of each skill (and a helpful/unhelpful vote), in one transaction."""
-        if not skill_ids:
-            return
-        now = utc_now().isoformat()
-        with self.transaction():
-            self.conn.executemany(
-                """INSERT INTO usage(skill_id, uses, helpful, unhelpful, last_used) VALUES (?, 1, ?, ?, ?)
-                   ON CONFLICT(skill_id) DO UPDATE SET uses = uses + 1, helpful = helpful + excluded.helpful,
-                     unhelpful = unhelpful + excluded.unhelpful, last_used = excluded.last_used""",
-                [(skill_id, int(helpful is True), int(helpful is False), now) for skill_id in skill_ids],
-            )
-
-    def usage_of(self, skill_id: str) -> dict:
-        """Return ``{"uses", "helpful", "unhelpful", "last_used"}`` of a skill (zeros if unused)."""
-        row = self.conn.execute(
-            "SELECT uses, helpful, unhelpful, last_used FROM usage WHERE skill_id = ?", (skill_id,)
-        ).fetchone()
-        if row is None:
-            return {"uses": 0, "helpful": 0, "unhelpful": 0, "last_used": None}
-        return {"uses": row[0], "helpful": row[1], "unhelpful": row[2], "last_used": row[3]}
-
-    def skill_ids_untouched_since(self, status: str, cutoff: datetime) -> list[str]:
-        """Return ids of skills in ``status`` whose last change is older than ``cutoff``."""
-        return [
-            row[0]
-            for row in self.conn.execute(
-                "SELECT id FROM skills WHERE status = ? AND updated_at < ? ORDER BY id", (status, cutoff.isoformat())
-            )
-        ]
-
-    def skill_vectors(self, statuses: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
-        """Return skill ids and one unit vector per skill (the mean of its chunk vectors).
-
-        Drafts' vectors come from ``draft_vectors``, other skills' from ``chunk_vec``.
-        """
-        dim = self.embedder_record()[1]
-        if dim is None:
-            return [], np.zeros((0, 0), dtype=np.float32)
-        marks = ",".join("?" * len(statuses))
-        rows = self.conn.execute(
-            f"""SELECT c.skill_id, v.embedding FROM chunks c JOIN skills s ON s.id = c.skill_id
-                JOIN chunk_vec v ON v.rowid = c.pk WHERE s.status IN ({marks})
-                UNION ALL
-                SELECT c.skill_id, d.embedding FROM chunks c JOIN skills s ON s.id = c.skill_id
-                JOIN draft_vectors d ON d.chunk_pk = c.pk WHERE s.status IN ({marks})""",
-            (*statuses, *statuses),
-        ).fetchall()
-        sums: dict[str, np.ndarray] = {}
-        for skill_id, blob in rows:
-            vector = np.frombuffer(blob, dtype=np.float32)
-            sums[skill_id] = sums[skill_id] + vector if skill_id in sums else vector.copy()
-        ids = sorted(sums)
-        if not ids:
-            return [], np.zeros((0, dim), dtype=np.float32)
-        matrix = np.stack([sums[i] for i in ids])
-        matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-        return ids, matrix.astype(np.float32)
 
     # ------------------------------------------------------------------ stats
     def counts(self) -> dict:

@@ -1,0 +1,90 @@
+"""Review records kept by the SQLite store: audit log, version snapshots, usage counts.
+
+A mixin of :class:`~skillvault.store.sqlite.SQLiteStore`: it uses the store's
+``conn`` and ``transaction()``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Optional
+
+from ..models import Skill, utc_now
+
+
+class ReviewRecords:
+    """Audit entries, kept versions and usage counts of skills."""
+
+    def add_audit(self, actor: str, action: str, skill_id: str, reason: str = "", details: Optional[dict] = None) -> None:
+        """Append an audit entry (call inside the transaction of the audited change)."""
+        self.conn.execute(
+            "INSERT INTO audit_log(at, actor, action, skill_id, reason, details) VALUES (?,?,?,?,?,?)",
+            (utc_now().isoformat(), actor, action, skill_id, reason, json.dumps(details or {})),
+        )
+
+    def audit_entries(self, skill_id: str) -> list[dict]:
+        """Return the audit entries of a skill, oldest first."""
+        rows = self.conn.execute(
+            "SELECT at, actor, action, skill_id, reason, details FROM audit_log WHERE skill_id = ? ORDER BY id",
+            (skill_id,),
+        ).fetchall()
+        return [
+            {"at": r[0], "actor": r[1], "action": r[2], "skill_id": r[3], "reason": r[4], "details": json.loads(r[5])}
+            for r in rows
+        ]
+
+    def save_version(self, skill: Skill) -> None:
+        """Keep a snapshot of ``skill`` under its version number (inside a transaction)."""
+        self.conn.execute(
+            """INSERT INTO skill_versions(skill_id, version, snapshot, created_at) VALUES (?,?,?,?)
+               ON CONFLICT(skill_id, version) DO UPDATE SET snapshot = excluded.snapshot""",
+            (skill.id, skill.version, json.dumps(skill.to_dict(), ensure_ascii=False), utc_now().isoformat()),
+        )
+
+    def get_version(self, skill_id: str, version: int) -> Optional[Skill]:
+        """Return the kept snapshot of a skill version, or None."""
+        row = self.conn.execute(
+            "SELECT snapshot FROM skill_versions WHERE skill_id = ? AND version = ?", (skill_id, version)
+        ).fetchone()
+        return Skill.from_json(row[0]) if row else None
+
+    def versions(self, skill_id: str) -> list[int]:
+        """Return the kept version numbers of a skill, ascending."""
+        return [
+            row[0]
+            for row in self.conn.execute(
+                "SELECT version FROM skill_versions WHERE skill_id = ? ORDER BY version", (skill_id,)
+            )
+        ]
+
+    def record_usage(self, skill_ids: list[str], helpful: Optional[bool] = None) -> None:
+        """Count one use of each skill (and a helpful/unhelpful vote), in one transaction."""
+        if not skill_ids:
+            return
+        now = utc_now().isoformat()
+        with self.transaction():
+            self.conn.executemany(
+                """INSERT INTO usage(skill_id, uses, helpful, unhelpful, last_used) VALUES (?, 1, ?, ?, ?)
+                   ON CONFLICT(skill_id) DO UPDATE SET uses = uses + 1, helpful = helpful + excluded.helpful,
+                     unhelpful = unhelpful + excluded.unhelpful, last_used = excluded.last_used""",
+                [(skill_id, int(helpful is True), int(helpful is False), now) for skill_id in skill_ids],
+            )
+
+    def usage_of(self, skill_id: str) -> dict:
+        """Return ``{"uses", "helpful", "unhelpful", "last_used"}`` of a skill (zeros if unused)."""
+        row = self.conn.execute(
+            "SELECT uses, helpful, unhelpful, last_used FROM usage WHERE skill_id = ?", (skill_id,)
+        ).fetchone()
+        if row is None:
+            return {"uses": 0, "helpful": 0, "unhelpful": 0, "last_used": None}
+        return {"uses": row[0], "helpful": row[1], "unhelpful": row[2], "last_used": row[3]}
+
+    def skill_ids_untouched_since(self, status: str, cutoff: datetime) -> list[str]:
+        """Return ids of skills in ``status`` whose last change is older than ``cutoff``."""
+        return [
+            row[0]
+            for row in self.conn.execute(
+                "SELECT id FROM skills WHERE status = ? AND updated_at < ? ORDER BY id", (status, cutoff.isoformat())
+            )
+        ]
