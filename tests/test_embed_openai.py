@@ -20,7 +20,6 @@ from skillvault.embed.local import LocalEmbedder
 from skillvault.embed.openai_compat import OpenAIEmbedder
 from skillvault.errors import EmbeddingError, ValidationError
 from standins import OpenAIStandIn, embed_text
-from standins.fixtures import openai_standin  # noqa: F401  (fixture)
 
 KEY = "sk-test-123"
 

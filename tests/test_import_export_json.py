@@ -7,7 +7,7 @@ import json
 import pytest
 
 from skillvault.errors import ImportFormatError, NotFoundError
-from skillvault.models import Chunk, Skill
+from skillvault.models import Skill
 
 from conftest import make_skill
 
