@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from skillvault import SkillManager
-from test_cli import ASYNC_ANSWER, REACT, REBASE, build_library, embed_env
+from test_cli import ASYNC_ANSWER, REACT, build_library, embed_env
 
 SCRIPT = Path(sys.executable).with_name("skillvault")
 SEED_LINES = """\

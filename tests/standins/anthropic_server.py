@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import uuid
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from .http_standin import HTTPStandIn
+from .http_standin import StandInReply as _Reply
 
 DEFAULT_REPLY = '{"has_knowledge": false}'
 RETRY_AFTER_SECONDS = "0.001"
@@ -59,15 +60,7 @@ def _text_of(content: Any) -> str:
     return ""
 
 
-class _Reply(Exception):
-    """Raised inside a handler to answer with an error status."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
-class AnthropicStandIn:
+class AnthropicStandIn(HTTPStandIn):
     """The server. Use as a context manager (or call :meth:`start` / :meth:`stop`).
 
     Args:
@@ -82,94 +75,46 @@ class AnthropicStandIn:
             ``{"has_knowledge": false}``. If the request ends with an assistant turn (prefill),
             a str/dict reply starting with the prefill is cut to the continuation, as the real
             API returns only what follows the prefill.
+
+    Failures injected with :meth:`fail_next` carry ``retry-after: 0.001``.
     """
 
+    _base_path = ""
+    _thread_name = "anthropic-standin"
+    _poll_interval = 0.01
+    _request_id_header = "request-id"
+    _request_id_hex = 24
+    _retry_header = ("retry-after", RETRY_AFTER_SECONDS)
+
     def __init__(self, api_key: str | None = None):
-        self.api_key = api_key
-        self.requests: list[dict[str, Any]] = []
+        super().__init__(api_key)
         self.replies: deque[Any] = deque()
-        self._failures: deque[int] = deque()
-        self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self.base_url = ""
-
-    # -- control ---------------------------------------------------------------------------
-
-    def fail_next(self, n: int = 1, status: int = 500) -> None:
-        """Answer the next ``n`` requests with HTTP ``status`` in the API's error shape.
-
-        Failures carry ``retry-after: 0.001`` so the SDK's retries do not slow tests down.
-        """
-        with self._lock:
-            self._failures.extend([status] * n)
 
     def message_requests(self) -> list[dict[str, Any]]:
         """The recorded requests to ``/v1/messages``."""
-        with self._lock:
-            return [r for r in self.requests if r["path"] == "/v1/messages"]
-
-    def start(self) -> "AnthropicStandIn":
-        """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
-        handler = type("Handler", (_Handler,), {"standin": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, name="anthropic-standin", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> "AnthropicStandIn":
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        return self._recorded("/v1/messages")
 
     # -- request handling (called from the handler threads) ---------------------------------
 
-    def _handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict]:
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        with self._lock:
-            self.requests.append({"method": method, "path": path, "headers": headers, "body": body})
-            failure = self._failures.popleft() if self._failures else None
-        try:
-            if failure is not None:
-                raise _Reply(failure, f"stand-in failure injected (HTTP {failure})")
-            key = headers.get("x-api-key", "").strip()
-            auth = headers.get("authorization", "")
-            if not key and auth.startswith("Bearer "):
-                key = auth[len("Bearer "):].strip()
-            if not key:
-                raise _Reply(401, "x-api-key header is required")
-            if self.api_key is not None and key != self.api_key:
-                raise _Reply(401, "invalid x-api-key")
-            if not headers.get("anthropic-version", "").strip():
-                raise _Reply(400, "anthropic-version: header is required")
-            if path != "/v1/messages" or method != "POST":
-                raise _Reply(404, f"Not found: {method} {path}")
-            if not isinstance(body, dict):
-                raise _Reply(400, "request body must be a JSON object")
-            return 200, self._messages(body, headers["anthropic-version"].strip())
-        except _Reply as reply:
-            return reply.status, {
-                "type": "error",
-                "error": {"type": ERROR_TYPES.get(reply.status, "api_error"), "message": reply.message},
-            }
+    def _respond(self, method: str, path: str, headers: dict[str, str], body: Any) -> dict:
+        key = headers.get("x-api-key", "").strip()
+        auth = headers.get("authorization", "")
+        if not key and auth.startswith("Bearer "):
+            key = auth[len("Bearer "):].strip()
+        if not key:
+            raise _Reply(401, "x-api-key header is required")
+        if self.api_key is not None and key != self.api_key:
+            raise _Reply(401, "invalid x-api-key")
+        if not headers.get("anthropic-version", "").strip():
+            raise _Reply(400, "anthropic-version: header is required")
+        if path != "/v1/messages" or method != "POST":
+            raise _Reply(404, f"Not found: {method} {path}")
+        if not isinstance(body, dict):
+            raise _Reply(400, "request body must be a JSON object")
+        return self._messages(body, headers["anthropic-version"].strip())
+
+    def _error_payload(self, reply: _Reply) -> dict:
+        return {"type": "error", "error": {"type": ERROR_TYPES.get(reply.status, "api_error"), "message": reply.message}}
 
     def _messages(self, body: dict, version: str) -> dict:
         model = body.get("model")
@@ -202,8 +147,7 @@ class AnthropicStandIn:
             isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 1
         ):
             raise _Reply(400, "temperature: range: 0..1")
-        with self._lock:
-            reply = self.replies.popleft() if self.replies else DEFAULT_REPLY
+        reply = self._next_reply(self.replies, DEFAULT_REPLY)
         if isinstance(reply, list):  # content blocks given verbatim
             content = reply
             text = _text_of(reply)
@@ -225,28 +169,3 @@ class AnthropicStandIn:
             "usage": {"input_tokens": input_tokens, "output_tokens": _count_tokens(text)},
         }
 
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    standin: AnthropicStandIn  # set on the subclass made in start()
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        path = self.path.split("?", 1)[0]
-        status, payload = self.standin._handle(self.command, path, headers, raw)
-        out = json.dumps(payload).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.send_header("request-id", f"req_{uuid.uuid4().hex[:24]}")
-        if status >= 500 or status == 429:
-            self.send_header("retry-after", RETRY_AFTER_SECONDS)
-        self.end_headers()
-        self.wfile.write(out)
-
-    do_POST = do_GET = do_PUT = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-        pass

@@ -19,12 +19,13 @@ import json
 import math
 import re
 import struct
-import threading
 import time
 import uuid
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from .http_standin import HTTPStandIn
+from .http_standin import StandInReply as _Reply
 
 DEFAULT_WIDTH = 1536
 DIMS_PER_WORD = 4
@@ -56,15 +57,7 @@ def embed_text(text: str, width: int = DEFAULT_WIDTH) -> list[float]:
     return [v / norm for v in vector]
 
 
-class _Reply(Exception):
-    """Raised inside a handler to answer with an error status."""
-
-    def __init__(self, status: int, message: str, type_: str = "invalid_request_error", code: str | None = None):
-        super().__init__(message)
-        self.status, self.message, self.type, self.code = status, message, type_, code
-
-
-class OpenAIStandIn:
+class OpenAIStandIn(HTTPStandIn):
     """The server. Use as a context manager (or call :meth:`start` / :meth:`stop`).
 
     Args:
@@ -78,94 +71,48 @@ class OpenAIStandIn:
             when empty, chat answers ``{"has_knowledge": false}``.
         shuffle_embeddings: if True, ``data`` lists come back in reverse ``index`` order (the
             API does not promise order; clients must sort by ``index``).
+
+    Failures injected with :meth:`fail_next` carry ``retry-after-ms: 1``.
     """
 
+    _base_path = "/v1"
+    _thread_name = "openai-standin"
+    _poll_interval = 0.05
+    _request_id_header = "x-request-id"
+    _request_id_hex = 16
+    _retry_header = ("retry-after-ms", "1")
+
     def __init__(self, api_key: str | None = None):
-        self.api_key = api_key
-        self.requests: list[dict[str, Any]] = []
+        super().__init__(api_key)
         self.chat_replies: deque[Any] = deque()
         self.shuffle_embeddings = False
-        self._failures: deque[int] = deque()
-        self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self.base_url = ""
-
-    # -- control ---------------------------------------------------------------------------
-
-    def fail_next(self, n: int = 1, status: int = 500) -> None:
-        """Answer the next ``n`` requests with HTTP ``status`` in the API's error shape.
-
-        Failures carry ``retry-after-ms: 1`` so the SDK's retries do not slow tests down.
-        """
-        with self._lock:
-            self._failures.extend([status] * n)
 
     def embedding_requests(self) -> list[dict[str, Any]]:
         """The recorded requests to ``/v1/embeddings``."""
-        with self._lock:
-            return [r for r in self.requests if r["path"] == "/v1/embeddings"]
-
-    def start(self) -> "OpenAIStandIn":
-        """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
-        handler = type("Handler", (_Handler,), {"standin": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="openai-standin", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> "OpenAIStandIn":
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        return self._recorded("/v1/embeddings")
 
     # -- request handling (called from the handler threads) ---------------------------------
 
-    def _handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict]:
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        with self._lock:
-            self.requests.append({"method": method, "path": path, "headers": headers, "body": body})
-            failure = self._failures.popleft() if self._failures else None
-        try:
-            if failure is not None:
-                raise _Reply(failure, f"stand-in failure injected (HTTP {failure})", "server_error")
-            auth = headers.get("authorization", "")
-            token = auth[len("Bearer "):].strip() if auth.startswith("Bearer ") else ""
-            if not token or (self.api_key is not None and token != self.api_key):
-                raise _Reply(
-                    401, "Incorrect API key provided." if token else "You didn't provide an API key.",
-                    "invalid_request_error", "invalid_api_key",
-                )
-            if method != "POST":
-                raise _Reply(405, f"method {method} not allowed on {path}")
-            if not isinstance(body, dict):
-                raise _Reply(400, "request body must be a JSON object")
-            if path == "/v1/embeddings":
-                return 200, self._embeddings(body)
-            if path == "/v1/chat/completions":
-                return 200, self._chat(body)
-            raise _Reply(404, f"Invalid URL (POST {path})", code="unknown_url")
-        except _Reply as reply:
-            return reply.status, {"error": {"message": reply.message, "type": reply.type, "param": None,
-                                            "code": reply.code}}
+    def _respond(self, method: str, path: str, headers: dict[str, str], body: Any) -> dict:
+        auth = headers.get("authorization", "")
+        token = auth[len("Bearer "):].strip() if auth.startswith("Bearer ") else ""
+        if not token or (self.api_key is not None and token != self.api_key):
+            raise _Reply(
+                401, "Incorrect API key provided." if token else "You didn't provide an API key.",
+                "invalid_request_error", "invalid_api_key",
+            )
+        if method != "POST":
+            raise _Reply(405, f"method {method} not allowed on {path}")
+        if not isinstance(body, dict):
+            raise _Reply(400, "request body must be a JSON object")
+        if path == "/v1/embeddings":
+            return self._embeddings(body)
+        if path == "/v1/chat/completions":
+            return self._chat(body)
+        raise _Reply(404, f"Invalid URL (POST {path})", code="unknown_url")
+
+    def _error_payload(self, reply: _Reply) -> dict:
+        return {"error": {"message": reply.message, "type": reply.type, "param": None, "code": reply.code}}
 
     def _embeddings(self, body: dict) -> dict:
         model, inputs = body.get("model"), body.get("input")
@@ -205,8 +152,7 @@ class OpenAIStandIn:
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise _Reply(400, "'messages' must be a non-empty list", code="invalid_value")
-        with self._lock:
-            reply = self.chat_replies.popleft() if self.chat_replies else '{"has_knowledge": false}'
+        reply = self._next_reply(self.chat_replies, '{"has_knowledge": false}')
         content = reply if isinstance(reply, str) else json.dumps(reply)
         prompt_tokens = sum(len(words(str(m.get("content", "")))) for m in messages if isinstance(m, dict))
         completion_tokens = len(words(content))
@@ -225,28 +171,3 @@ class OpenAIStandIn:
                       "total_tokens": prompt_tokens + completion_tokens},
         }
 
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    standin: OpenAIStandIn  # set on the subclass made in start()
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        path = self.path.split("?", 1)[0]
-        status, payload = self.standin._handle(self.command, path, headers, raw)
-        out = json.dumps(payload).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.send_header("x-request-id", f"req_{uuid.uuid4().hex[:16]}")
-        if status >= 500 or status == 429:
-            self.send_header("retry-after-ms", "1")
-        self.end_headers()
-        self.wfile.write(out)
-
-    do_POST = do_GET = do_PUT = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-        pass
