@@ -63,7 +63,8 @@ class SkillManager:
             and embedding new text raises :class:`EmbedderMismatchError` saying what to pass.
         embed_config: ``{"provider": "openai", "model": ..., "base_url": ..., "api_key": ...}``
             for any OpenAI-compatible embeddings endpoint (extra ``[openai]``).
-        llm_fn: ``text -> dict`` used by knowledge extraction (kept for it).
+        llm_fn: ``text -> dict``, asked by :meth:`extract` whether a conversation holds
+            reusable knowledge (the fields of the 0.1.x README).
         mode: ``"human"`` (full access) or ``"agent"`` (read canonical skills, write
             drafts only). ``"admin"``, the 0.1.x name, means ``"human"``.
         min_confidence: extraction threshold (0..1) for drafts.

@@ -62,9 +62,11 @@ def promote_ready_drafts(
     if not thresholds:
         return []
     promoted = []
-    for draft in store.list_skills(status="draft"):
-        if only is not None and draft.id not in only:
-            continue
+    if only is None:
+        drafts = store.list_skills(status="draft")
+    else:
+        drafts = [skill for skill in map(store.get_skill, only) if skill is not None and skill.status == "draft"]
+    for draft in drafts:
         uses = store.usage_of(draft.id)["uses"]
         if uses < thresholds["usage"] or draft.confidence < thresholds["confidence"]:
             continue

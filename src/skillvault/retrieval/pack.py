@@ -147,7 +147,7 @@ def pack(
         units.append([member.pk for member in unit])
     text, used = _render_within_budget(taken, units, budget, decisions)
     for hit in [h for h in hits if not h.relevant][:explain_dropped]:
-        lexical = "no word match" if hit.lexical_score is None else "words match"
+        lexical = "no word match" if hit.lexical_score is None else f"BM25 {hit.lexical_score:.2f}"
         decisions.append(
             Decision(hit.chunk.id, hit.skill_id, False, f"below relevance floor (vector {hit.vector_score:.3f}, {lexical})", hit.chunk.tokens or 0, hit.fused_score)
         )
