@@ -112,3 +112,29 @@ def test_register_does_not_modify_the_callers_skill(sm):
     sm.register(skill)
     assert skill.chunks[0].skill_id == ""
     assert skill.chunks[0].tokens == 999
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path):
+    from skillvault.errors import DatabaseFileError
+
+    path = tmp_path / "notes.db"
+    path.write_text("just some notes, not SQLite\n" * 100)
+    with pytest.raises(DatabaseFileError, match="cannot be opened as a skill library"):
+        SkillManager(str(path), embed_fn=lambda t: [1.0, 0.0])
+    assert path.read_text().startswith("just some notes")
+
+
+def test_a_write_lock_held_elsewhere_is_a_clear_error(db_path, embed, monkeypatch):
+    from skillvault.errors import DatabaseBusyError
+
+    monkeypatch.setattr(connection, "BUSY_TIMEOUT_MS", 50)
+    sm = SkillManager(db_path, embed_fn=embed)
+    blocker, _info = connection.connect(db_path)  # same SQLite build as the store's
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(DatabaseBusyError, match="another process"):
+            sm.register(make_skill("a", ("x", "alpha")))
+    finally:
+        blocker.execute("ROLLBACK")
+    sm.register(make_skill("a", ("x", "alpha")))
+    assert sm.get("a") is not None

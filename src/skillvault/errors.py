@@ -67,3 +67,11 @@ class LLMError(SkillVaultError, RuntimeError):
 
 class SchemaVersionError(SkillVaultError, RuntimeError):
     """The database was written by a newer skillvault than the one running."""
+
+
+class DatabaseFileError(SkillVaultError, ValueError):
+    """The file given as the database cannot be opened as an SQLite database."""
+
+
+class DatabaseBusyError(SkillVaultError, RuntimeError):
+    """Another connection held the write lock longer than the busy timeout."""

@@ -12,7 +12,7 @@ import sqlite3
 from dataclasses import dataclass
 from types import ModuleType
 
-from ..errors import ExtensionError
+from ..errors import DatabaseFileError, ExtensionError
 
 BUSY_TIMEOUT_MS = 5_000
 
@@ -50,11 +50,19 @@ def connect(path: str) -> tuple[sqlite3.Connection, DriverInfo]:
         The connection and a :class:`DriverInfo` describing it.
 
     Raises:
+        DatabaseFileError: if ``path`` is not an SQLite database (or cannot be opened).
         ExtensionError: if sqlite-vec cannot be loaded or FTS5 is not compiled in.
     """
     module = _driver_module()
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per operation.
-    conn = module.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        conn = module.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn.execute("PRAGMA schema_version").fetchone()  # reads the header: is it a database?
+    except module.DatabaseError as exc:
+        raise DatabaseFileError(
+            f"{path!r} cannot be opened as a skill library ({exc}); point db_path (CLI: --db) at a "
+            "skillvault database, or at a new file name to create one"
+        ) from None
     try:
         import sqlite_vec
 

@@ -18,7 +18,7 @@ from typing import Iterable, Iterator, Optional
 
 import numpy as np
 
-from ..errors import NotFoundError, SkillPermissionError, ValidationError
+from ..errors import DatabaseBusyError, NotFoundError, SkillPermissionError, ValidationError
 from ..models import Chunk, Skill, utc_now
 from .connection import DriverInfo, connect
 from .guard import GUARD_MESSAGE, install_agent_guard, is_guard_refusal
@@ -85,6 +85,7 @@ class SQLiteStore(SearchIndex, ReviewRecords):
             os.makedirs(folder, exist_ok=True)
         self.path = path
         self.conn, self.driver = connect(path)
+        self._sql = importlib.import_module(self.driver.module)  # sqlite3 or sqlean, for its exceptions
         self._lock = threading.RLock()
         self._matrix: Optional[VectorMatrix] = None
         self._matrix_generation: Optional[str] = None
@@ -100,7 +101,7 @@ class SQLiteStore(SearchIndex, ReviewRecords):
                     f"{len(MIGRATIONS)}; open it once in human mode to upgrade it"
                 )
             self._create_vocabulary()
-            install_agent_guard(self.conn, importlib.import_module(self.driver.module))
+            install_agent_guard(self.conn, self._sql)
         else:
             self.schema_version = migrate(self.conn)
             self._create_vocabulary()
@@ -118,7 +119,14 @@ class SQLiteStore(SearchIndex, ReviewRecords):
     def transaction(self) -> Iterator[None]:
         """Run the block in one write transaction; roll back on any exception."""
         with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except self._sql.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise DatabaseBusyError(
+                        f"{self.path!r} is being written by another process ({exc}); try again"
+                    ) from exc
+                raise
             try:
                 yield
             except BaseException as exc:
