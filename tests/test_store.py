@@ -138,3 +138,21 @@ def test_a_write_lock_held_elsewhere_is_a_clear_error(db_path, embed, monkeypatc
         blocker.execute("ROLLBACK")
     sm.register(make_skill("a", ("x", "alpha")))
     assert sm.get("a") is not None
+
+
+def test_a_query_is_answered_even_when_its_usage_cannot_be_counted(db_path, embed, monkeypatch, caplog):
+    import logging
+
+    monkeypatch.setattr(connection, "BUSY_TIMEOUT_MS", 50)
+    sm = SkillManager(db_path, embed_fn=embed)
+    sm.register(make_skill("git", ("Rebase", "git rebase main")))
+    sm.query("git rebase", budget=100)  # loads the matrix and null vectors before the lock
+    blocker, _info = connection.connect(db_path)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with caplog.at_level(logging.WARNING, logger="skillvault"):
+            assert "git rebase main" in sm.query("git rebase", budget=100)
+    finally:
+        blocker.execute("ROLLBACK")
+    assert any("usage of ['git'] not recorded" in r.getMessage() for r in caplog.records)
+    assert sm.usage("git")["uses"] == 1

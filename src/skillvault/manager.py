@@ -11,7 +11,7 @@ from . import library, review
 from .embed.base import Embedder
 from .embed.recorded import MissingEmbedder
 from .embed.service import EmbeddingService, Progress, embedder_identity
-from .errors import ImportFormatError, NotFoundError, SkillPermissionError, ValidationError
+from .errors import DatabaseBusyError, ImportFormatError, NotFoundError, SkillPermissionError, ValidationError
 from .formats import json_format
 from .models import SOURCES, STATUSES, Skill, validate_id
 from .retrieval import Hit, Packing, Retriever
@@ -211,7 +211,9 @@ class SkillManager:
 
         Returns:
             ``<skill name="...">...</skill>`` blocks joined by blank lines; "" when
-            nothing relevant fits.
+            nothing relevant fits. The skills served are counted as used; if the count
+            cannot be written (file busy or read-only) a warning is logged and the
+            answer is still returned.
 
         Raises:
             ValidationError: for empty/oversized text or a budget that is not a
@@ -221,7 +223,11 @@ class SkillManager:
         if isinstance(budget, bool) or not isinstance(budget, int) or not 0 < budget <= MAX_BUDGET:
             raise ValidationError("budget", f"must be a positive integer of at most {MAX_BUDGET}, got {budget!r}")
         packing = self.retriever.query(text, budget)
-        self.store.record_usage(packing.served_skill_ids)
+        try:
+            self.store.record_usage(packing.served_skill_ids)
+        except (DatabaseBusyError, SkillPermissionError) as exc:
+            # The answer matters more than the count; say so and serve it.
+            _log.warning("query: usage of %s not recorded (%s)", packing.served_skill_ids, exc)
         return packing if explain else packing.text
 
     def search(self, text: str, k: int = 10) -> list[Hit]:

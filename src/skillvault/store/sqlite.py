@@ -126,6 +126,8 @@ class SQLiteStore(SearchIndex, ReviewRecords):
                     raise DatabaseBusyError(
                         f"{self.path!r} is being written by another process ({exc}); try again"
                     ) from exc
+                if "readonly" in str(exc):
+                    raise SkillPermissionError(f"{self.path!r} cannot be written: {exc}") from exc
                 raise
             try:
                 yield
