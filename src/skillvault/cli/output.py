@@ -140,7 +140,8 @@ def _table(title: Optional[str], *columns: tuple[str, dict]) -> "Table":
 
 
 def _fmt_score(value: Optional[float], digits: int = 3) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
+    # Significant digits, not decimals: BM25 scores in a small library are ~1e-6.
+    return "-" if value is None else f"{value:.{digits}g}"
 
 
 def print_skills(skills: list["Skill"], title: str) -> None:
