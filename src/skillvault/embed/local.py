@@ -25,7 +25,6 @@ MAX_TOKENS = 256
 """Longest window the model sees, counting ``[CLS]`` and ``[SEP]``."""
 
 
-
 class LocalEmbedder:
     """Offline sentence embedder (all-MiniLM-L6-v2, int8), 384-d unit vectors.
 
