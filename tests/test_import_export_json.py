@@ -122,3 +122,19 @@ def test_agent_skills_folders_through_the_manager(sm, tmp_path):
     assert "extract_tables" in sm.query("extract tables from a PDF", budget=500)
     out = sm.export("pdf-tools", tmp_path / "out")
     assert (out / "SKILL.md").read_bytes() == (folder / "SKILL.md").read_bytes()
+
+
+def test_an_import_embeds_all_its_skills_in_shared_batches(openai_standin, tmp_path):
+    from skillvault import SkillManager
+
+    skills = [make_skill(f"s{i}", *[(f"part {j}", f"topic {i} detail {j} words") for j in range(3)]).to_dict()
+              for i in range(10)]
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps(skills))
+    config = {"model": "text-embedding-3-small", "base_url": openai_standin.base_url, "api_key": "k"}
+    seen = []
+    with SkillManager(str(tmp_path / "lib.db"), embed_config=config) as sm:
+        assert len(sm.import_(path, progress=lambda done, total: seen.append((done, total)))) == 10
+    sizes = [len(r["body"]["input"]) for r in openai_standin.embedding_requests()]
+    assert sizes == [24, 30]  # the null texts once, then all 30 chunks in one request
+    assert seen[-1] == (30, 30)

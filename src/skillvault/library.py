@@ -7,6 +7,7 @@ registration logic so the facade holds none.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from typing import Optional
 
 from .errors import ValidationError
@@ -32,14 +33,28 @@ def prepare(skill: Skill, embeddings: EmbeddingService) -> tuple[Skill, list[Pre
         ValidationError: naming the bad field.
         EmbeddingError: if the embedder fails or returns unusable vectors.
     """
-    skill = skill.copy().validate()
-    counts = count_tokens_many([chunk.content for chunk in skill.chunks])
-    for chunk, real in zip(skill.chunks, counts):
+    ready = _checked_copy(skill)
+    return ready, _embedded([ready], embeddings)[0]
+
+
+def _checked_copy(skill: Skill) -> Skill:
+    """A validated copy of ``skill`` with real token counts."""
+    ready = skill.copy().validate()
+    counts = count_tokens_many([chunk.content for chunk in ready.chunks])
+    for chunk, real in zip(ready.chunks, counts):
         if chunk.tokens is not None and chunk.tokens != real:
             log.info("chunk %s: tokens=%s given, real count is %s; using %s", chunk.id, chunk.tokens, real, real)
         chunk.tokens = real
-    vectors = embeddings.vectors_for([embedding_text(skill.name, chunk) for chunk in skill.chunks])
-    return skill, [PreparedChunk(chunk, h, v) for chunk, (h, v) in zip(skill.chunks, vectors)]
+    return ready
+
+
+def _embedded(
+    skills: list[Skill], embeddings: EmbeddingService, progress: Optional[Progress] = None
+) -> list[list[PreparedChunk]]:
+    """Embed the chunks of all ``skills`` in one pass (shared batches), per skill in order."""
+    texts = [embedding_text(skill.name, chunk) for skill in skills for chunk in skill.chunks]
+    vectors = iter(embeddings.vectors_for(texts, progress))
+    return [[PreparedChunk(chunk, *next(vectors)) for chunk in skill.chunks] for skill in skills]
 
 
 def register(store: SQLiteStore, embeddings: EmbeddingService, skill: Skill) -> str:
@@ -69,18 +84,19 @@ def register_many(
     """
     embeddings.check_compatible()
     ids = [skill.id for skill in skills]
-    duplicates = {i for i in ids if ids.count(i) > 1}
+    duplicates = sorted(skill_id for skill_id, count in Counter(ids).items() if count > 1)
     if duplicates:
-        raise ValidationError("skills", f"skill ids appear more than once: {sorted(duplicates)}")
-    items = []
+        raise ValidationError("skills", f"skill ids appear more than once: {duplicates}")
+    ready = []
     for index, skill in enumerate(skills):
         try:
-            items.append(prepare(skill, embeddings))
+            ready.append(_checked_copy(skill))
         except ValidationError as exc:
             raise exc.within(f"skills[{index}]") from None
-        if progress:
-            progress(index + 1, len(skills))
-    store.save_skills(items, embeddings.name)
+    # One embedding pass for everything: an API embedder gets full batches, not one
+    # request per skill. Progress counts the texts that needed embedding.
+    prepared = _embedded(ready, embeddings, progress)
+    store.save_skills(list(zip(ready, prepared)), embeddings.name)
     return ids
 
 
