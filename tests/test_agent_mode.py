@@ -84,9 +84,11 @@ def test_store_methods_are_guarded_too(agent, library):
     with pytest.raises(SkillPermissionError):
         agent.store.save_skill(*prepare(ready, agent.embeddings), agent.embeddings.name)
     with pytest.raises(SkillPermissionError):
-        agent.store.set_status(draft_id, "canonical")
+        with agent.store.transaction():
+            agent.store.change_status(draft_id, "canonical")
     with pytest.raises(SkillPermissionError):
-        agent.store.set_status("git", "archived")
+        with agent.store.transaction():
+            agent.store.change_status("git", "archived")
     with pytest.raises(SkillPermissionError):
         review.approve(agent.store, agent.embeddings, draft_id)  # the facade's check skipped
     with pytest.raises(SkillPermissionError):

@@ -349,20 +349,14 @@ class SQLiteStore(SearchIndex, ReviewRecords):
             self._pending.ops.append(("remove", pks))
         self.conn.execute("DELETE FROM chunks WHERE skill_id = ?", (skill_id,))
 
-    def set_status(self, skill_id: str, status: str, flags: Optional[list[str]] = None) -> None:
-        """Change a skill's status (and optionally its review flags) in its own transaction.
-
-        Raises:
-            NotFoundError: if there is no such skill.
-        """
-        with self.transaction():
-            self.change_status(skill_id, status, flags)
-
     def change_status(self, skill_id: str, status: str, flags: Optional[list[str]] = None) -> None:
-        """Change a skill's status inside the caller's transaction; see :meth:`set_status`.
+        """Change a skill's status (and optionally its review flags) inside the caller's transaction.
 
         Moving into or out of ``draft`` moves the chunk vectors between ``draft_vectors``
         and the search indexes (FTS5 + vec0).
+
+        Raises:
+            NotFoundError: if there is no such skill.
         """
         row = self.conn.execute("SELECT status, name FROM skills WHERE id = ?", (skill_id,)).fetchone()
         if row is None:
