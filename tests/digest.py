@@ -35,3 +35,25 @@ def file_digest(path: Union[str, os.PathLike]) -> str:
     finally:
         conn.close()
 
+
+
+class LibraryDigest:
+    """The :func:`table_digest` of a library file, kept through one read-only connection.
+
+    It is recomputed only when another connection has committed since the last time
+    (``PRAGMA data_version`` tells), so checking "unchanged" after every call stays cheap.
+    """
+
+    def __init__(self, path: Union[str, os.PathLike]):
+        self.conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
+        self._version: object = None
+        self._digest = ""
+
+    def __call__(self) -> str:
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._version:
+            self._digest, self._version = table_digest(self.conn), version
+        return self._digest
+
+    def close(self) -> None:
+        self.conn.close()

@@ -198,6 +198,20 @@ def test_metadata_within_bounds_round_trips(seeded):
     assert seeded.get("meta").metadata == {**metadata, "tuple": [1, "two"]}
 
 
+def test_metadata_is_copied_without_running_its_code(seeded):
+    class TrickDict(dict):
+        def items(self):
+            raise RuntimeError("items() refused")
+
+        def __deepcopy__(self, memo):
+            raise RuntimeError("deepcopy refused")
+
+    skill = skill_with(id="trick", metadata={"inner": TrickDict(a=1)})
+    assert skill.copy().metadata == {"inner": {"a": 1}}
+    seeded.register(skill)
+    assert seeded.get("trick").metadata == {"inner": {"a": 1}}
+
+
 def test_from_json_refuses_deep_json():
     with pytest.raises(ValidationError, match="nested"):
         Skill.from_json("[" * 100_000 + "]" * 100_000)
@@ -416,3 +430,14 @@ def test_cli_review_reason_with_undecodable_bytes(cli, tmp_path):
 def _embed_env(cli) -> dict:
     return {"SKILLVAULT_EMBED_MODEL": cli.config["model"], "SKILLVAULT_EMBED_BASE_URL": cli.config["base_url"],
             "SKILLVAULT_EMBED_API_KEY": cli.config["api_key"]}
+
+
+def test_cli_review_reason_blank_or_missing(cli):
+    from test_cli import build_library
+
+    drafts = build_library(cli.db, cli.config)
+    out = cli("review", input="r\n").stdout  # end of input at the reason prompt: stop, reject nothing
+    assert "0 approved, 0 rejected, 0 skipped" in out
+    out = cli("review", input="r\n   \nToo vague\n").stdout  # a blank reason is asked again
+    assert "0 approved, 1 rejected" in out
+    assert json.loads(cli("history", drafts["revision"], "--json").stdout)["events"][-1]["reason"] == "Too vague"

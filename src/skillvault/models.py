@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import json
 import re
-import copy
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Optional
 
 from .errors import ValidationError
-from .validation import check_int, check_text, json_data, nesting_depth, shown
+from .validation import check_int, check_text, json_data, shown
 
 #: Life-cycle states. Only ``canonical`` skills are served by ``query``.
 STATUSES = ("canonical", "draft", "archived", "rejected")
@@ -418,10 +417,15 @@ def _check_texts(values: Any, field_name: str, most: int, limit: int) -> None:
 
 
 def _copied_metadata(metadata: Any) -> Any:
-    """Deep-copy metadata, refusing nesting too deep to copy (or to store)."""
-    if nesting_depth(metadata, MAX_METADATA_DEPTH) > MAX_METADATA_DEPTH:
-        raise ValidationError("skill.metadata", f"is nested more than {MAX_METADATA_DEPTH} levels deep")
-    return copy.deepcopy(metadata)
+    """A deep copy of JSON metadata, made without running any code of the objects in it.
+
+    Metadata that is not bounded JSON data is returned as is: :meth:`Skill.validate`
+    refuses it, so nothing is written from the copy.
+    """
+    try:
+        return json_data(metadata, "skill.metadata", MAX_METADATA_DEPTH, MAX_METADATA_CHARS, MAX_METADATA_ITEMS)
+    except ValidationError:
+        return metadata
 
 
 def _modern_source_status(source: Any, status: Any) -> tuple[Any, Any]:

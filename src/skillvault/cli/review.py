@@ -46,6 +46,21 @@ def read_choice() -> str:
         typer.echo(f"Please press one of: {', '.join(CHOICES)}")
 
 
+def read_reason() -> Optional[str]:
+    """Ask why a draft is rejected until a non-blank answer comes; None at end of input."""
+    import click
+
+    aborts = (click.exceptions.Abort, typer.Abort)  # typer >= 0.20 has its own Abort
+    while True:
+        try:
+            reason = typer.prompt("Reason", type=str).strip()
+        except aborts:  # end of input (or Ctrl-C) at the prompt
+            typer.echo()
+            return None
+        if reason:
+            return reason
+
+
 def draft_diff(draft: "Skill", target: "Skill") -> list[str]:
     """Return the unified diff (lines) from ``target``'s markdown to ``draft``'s."""
     from ..formats.skill_md import skill_markdown_body
@@ -102,7 +117,9 @@ def run_review(sm: "SkillManager", reviewer: Optional[str] = None,
             done["approved"].append(skill_id)
             output.note(f"Approved {draft.id} -> {skill_id}")
         elif key == "r":
-            reason = typer.prompt("Reason", type=str).strip()
+            reason = read_reason()
+            if reason is None:
+                break  # like q: nothing is rejected without a reason
             sm.reject(draft.id, reason, reviewer=reviewer)
             done["rejected"].append(draft.id)
             output.note(f"Rejected {draft.id}")
