@@ -441,3 +441,23 @@ def test_cli_review_reason_blank_or_missing(cli):
     out = cli("review", input="r\n   \nToo vague\n").stdout  # a blank reason is asked again
     assert "0 approved, 1 rejected" in out
     assert json.loads(cli("history", drafts["revision"], "--json").stdout)["events"][-1]["reason"] == "Too vague"
+
+
+class SneakyStr(str):
+    """A str whose str() and repr() raise: only its characters may be used."""
+
+    def __str__(self):
+        raise RuntimeError("str() refused")
+
+    __repr__ = __str__
+
+
+def test_str_subclasses_are_used_as_plain_text(seeded, tmp_path):
+    chunk = Chunk(id=SneakyStr("sneaky::a"), content=SneakyStr("Sneaky text."), dependencies=[SneakyStr("base")])
+    seeded.register(Skill(id=SneakyStr("sneaky"), name=SneakyStr("Sneaky"), tags=[SneakyStr("t")], chunks=[chunk]))
+    stored = seeded.get(SneakyStr("sneaky"))
+    assert type(stored.name) is str and stored.chunks[0].content == "Sneaky text."
+    refused(seeded, lambda: seeded.reject(SneakyStr("not an id"), "why"), "draft_id")
+    refused(seeded, lambda: seeded.query("rebase", budget=SneakyStr("5")), "budget")
+    seeded.export("sneaky", SneakyStr(str(tmp_path / "sneaky.json")))
+    assert (tmp_path / "sneaky.json").exists()

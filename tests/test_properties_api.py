@@ -3,7 +3,8 @@
 Either the call succeeds, or it raises a ``skillvault.errors`` exception (the CLI: one
 ``Error:`` line, or click's usage panel, and a non-zero exit) — and then every table of
 the database is exactly as before (see :mod:`digest`). Families, each with 1000 generated
-cases: models, register, query texts, LLM answers, CLI arguments. A few real processes
+cases: models, register, query texts, every public method, LLM answers, CLI arguments. A
+few real processes
 check what only a real ``argv`` can carry (undecodable bytes).
 
 Each family shares one database across its examples (a module fixture) and embeds with
@@ -143,6 +144,11 @@ values = st.recursive(
     ),
     max_leaves=10,
 )
+
+
+def one_in(n: int) -> st.SearchStrategy[bool]:
+    """True about once in ``n`` draws (``st.integers`` favours its bounds, so it would not do)."""
+    return st.sampled_from([True] + [False] * (n - 1))
 
 
 def outcome(call, label: str = ""):
@@ -310,6 +316,68 @@ def test_query_and_search_take_any_text(query_sm, text, budget, k, explain):
         assert len(hits) <= k and all(hit.skill_id in ("git-rebase", "react") for hit in hits)
 
 
+# --------------------------------------------------------------------------- every public method
+
+
+@pytest.fixture(scope="module")
+def methods_sm(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("methods")
+    sm = SkillManager(str(folder / "skills.db"), embed_fn=small_embed, auto_promote=None,
+                      llm_fn=lambda text: dict(ASYNC_ANSWER, title=text[-30:]))
+    sm.register(Skill(id="base", chunks=[Chunk(id="base::0", content="Rebase before merging.")]))
+    sm.export("base", folder / "base.json")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)  # export writes here
+        yield sm
+    sm.close()
+
+
+#: Arguments by kind: (valid-looking values, hostile values). Paths are harmless relative
+#: names, or not text at all.
+METHOD_ARGS = {
+    "id": (st.sampled_from(["base", "nope", "draft::x"]), values),
+    "text": (st.sampled_from(["rebase", "why not", "merging"]), texts | values),
+    "int": (st.integers(1, 5), ints | values),
+    "status": (st.sampled_from(list(STATUSES) + list(SOURCES)), values),
+    "path": (st.sampled_from(["base.json", "out.json", "out-dir", "missing.json"]),
+             st.sampled_from(["", "a\x00b", "\ud800.json", "x" * 300, "\udcff.json"])
+             | values.filter(lambda value: not isinstance(value, str))),
+    "conversation": (st.sampled_from(["We fixed the deploy by pinning the image.", [{"role": "user", "content": "Hi"}]]),
+                     values),
+    "skill": (generated_skills(), values),
+    "any": (st.none(), values),
+}
+#: method -> argument kinds; a leading "?" marks an optional argument.
+METHODS = {
+    "get": ["id"], "list": ["?status", "?status"], "archive": ["id"], "restore": ["id"], "query": ["text", "?int", "?any"],
+    "search": ["text", "?int"], "record_usage": ["id", "?any"], "usage": ["id"], "approve": ["id", "?text", "?text"],
+    "reject": ["id", "text", "?text"], "rollback": ["id", "int"], "versions": ["id"], "history": ["id"],
+    "export": ["id", "path"], "export_all": ["path", "?status", "?any"], "import_": ["path", "?any"],
+    "extract": ["conversation"], "register": ["skill"], "maintenance": [], "stats": [], "review_queue": [],
+    "reindex": ["?any"],
+}
+
+
+@st.composite
+def method_calls(draw) -> tuple[str, list]:
+    """A public method and its positional arguments, each hostile one time in four."""
+    name = draw(st.sampled_from(sorted(METHODS)))
+    kinds = METHODS[name]
+    required = sum(not kind.startswith("?") for kind in kinds)
+    args = []
+    for kind in kinds[: draw(st.integers(required, len(kinds)))]:
+        good, hostile = METHOD_ARGS[kind.lstrip("?")]
+        args.append(draw(hostile if draw(one_in(4)) else good))
+    return name, args
+
+
+@EXAMPLES
+@given(call=method_calls())
+def test_every_public_method_has_two_outcomes(methods_sm, call):
+    name, args = call
+    unchanged_after_failure(methods_sm, lambda: getattr(methods_sm, name)(*args), name)
+
+
 # --------------------------------------------------------------------------- LLM answers
 
 
@@ -456,19 +524,19 @@ GLOBALS = {"--agent": None, "--json": None, "--db": "path", "--embed-model": "fr
 def cli_argvs(draw) -> tuple[list[str], bytes]:
     """An argv for the CLI: mostly well-formed with hostile values, sometimes scrambled; and stdin."""
     argv: list[str] = []
-    if draw(st.integers(0, 3)) == 0:
+    if draw(one_in(4)):
         for option in draw(st.lists(st.sampled_from(sorted(GLOBALS)), min_size=1, max_size=2)):
             kind = GLOBALS[option]
             argv += [option] if kind is None else [option, draw(ARG[kind])]
-    command = draw(st.sampled_from(sorted(COMMANDS))) if draw(st.integers(0, 9)) else draw(cli_texts)
+    command = draw(cli_texts) if draw(one_in(10)) else draw(st.sampled_from(sorted(COMMANDS)))
     argv.append(command)
     positionals, options = COMMANDS.get(command, ((), {}))
-    count = len(positionals) if draw(st.integers(0, 4)) else draw(st.integers(0, len(positionals) + 1))
+    count = draw(st.integers(0, len(positionals) + 1)) if draw(one_in(5)) else len(positionals)
     argv += [draw(ARG[kind]) for kind in (positionals + ("free",))[:count]]
     for option in draw(st.lists(st.sampled_from(sorted(options)), max_size=2)) if options else []:
         kind = options[option]
         argv += [option] if kind is None else [option, draw(ARG[kind])]
-    if draw(st.integers(0, 19)) == 0:
+    if draw(one_in(20)):
         argv = draw(st.permutations(argv))
     stdin = draw(st.lists(st.sampled_from(["a", "r", "s", "q", "x", "", "reason \udcff", "why"]), max_size=4))
     return argv, ("\n".join(stdin) + "\n").encode("utf-8", "surrogateescape")  # \udcff: the byte 0xff

@@ -14,7 +14,7 @@ from .embed.service import EmbeddingService, Progress, embedder_identity
 from .errors import DatabaseBusyError, ImportFormatError, NotFoundError, SkillPermissionError, ValidationError
 from .formats import json_format
 from .models import SOURCES, STATUSES, Skill, validate_id
-from .validation import check_int, check_path, check_text, shown
+from .validation import check_callable, check_int, check_path, check_text, shown
 from .retrieval import Hit, Packing, Retriever
 from .store import SQLiteStore
 
@@ -28,6 +28,7 @@ MAX_BUDGET = 1_000_000
 MAX_K = 1_000
 
 EmbedFn = Callable[[str], Sequence[float]]
+PROGRESS = "progress(done, total)"
 _LAST_MAINTENANCE_KEY = "last_maintenance"
 _log = logging.getLogger("skillvault")
 
@@ -41,8 +42,7 @@ def make_embedder(embed_fn: Optional[EmbedFn] = None, embed_config: Optional[dic
     if embed_fn is not None and embed_config is not None:
         raise ValidationError("embed_config", "give either embed_fn or embed_config, not both")
     if embed_fn is not None:
-        if not callable(embed_fn):
-            raise ValidationError("embed_fn", f"must be callable (text -> list[float]), got {type(embed_fn).__name__}")
+        check_callable(embed_fn, "embed_fn", "text -> list[float]")
         from .embed.callable import CallableEmbedder
 
         return CallableEmbedder(embed_fn)
@@ -80,7 +80,8 @@ class SkillManager:
             (``None``: never).
 
     Raises:
-        ValidationError: on a bad argument.
+        ValidationError: on a bad argument (``db_path`` must be a ``str`` or
+            ``os.PathLike`` path, or ``":memory:"``).
         EmbedderMismatchError: if the database was built with another embedder.
         ExtensionError: if sqlite-vec or FTS5 cannot be loaded.
     """
@@ -166,7 +167,7 @@ class SkillManager:
 
     def get(self, skill_id: str) -> Optional[Skill]:
         """Return the skill with this id (with its chunks), or None."""
-        validate_id(skill_id, "skill_id")
+        skill_id = validate_id(skill_id, "skill_id")
         skill = self.store.get_skill(skill_id)
         if self.mode == "agent" and skill is not None and skill.status != "canonical":
             return None  # agents see canonical skills only
@@ -221,7 +222,7 @@ class SkillManager:
             ValidationError: for empty/oversized text or a budget that is not a
                 positive integer.
         """
-        _check_query_text(text)
+        text = _check_query_text(text)
         check_int(budget, "budget", 1, MAX_BUDGET)
         packing = self.retriever.query(text, budget)
         try:
@@ -241,7 +242,7 @@ class SkillManager:
         Raises:
             ValidationError: for empty/oversized text or ``k`` outside 1..1000.
         """
-        _check_query_text(text)
+        text = _check_query_text(text)
         check_int(k, "k", 1, MAX_K)
         return self.retriever.search(text, k)
 
@@ -291,7 +292,7 @@ class SkillManager:
         Raises:
             NotFoundError: no such skill. ValidationError: ``helpful`` not a bool/None.
         """
-        validate_id(skill_id, "skill_id")
+        skill_id = validate_id(skill_id, "skill_id")
         if helpful is not None and not isinstance(helpful, bool):
             raise ValidationError("helpful", f"must be True, False or None, got {shown(helpful)}")
         if self.store.get_skill(skill_id) is None:
@@ -302,7 +303,7 @@ class SkillManager:
 
     def usage(self, skill_id: str) -> dict:
         """Return ``{"uses", "helpful", "unhelpful", "last_used"}`` for a skill."""
-        validate_id(skill_id, "skill_id")
+        skill_id = validate_id(skill_id, "skill_id")
         return self.store.usage_of(skill_id)
 
     def _promote(self, only: Optional[list[str]] = None) -> list[str]:
@@ -369,7 +370,7 @@ class SkillManager:
 
     def versions(self, skill_id: str) -> list[int]:
         """Return the kept version numbers of a skill."""
-        validate_id(skill_id, "skill_id")
+        skill_id = validate_id(skill_id, "skill_id")
         return self.store.versions(skill_id)
 
     def history(self, skill_id: str) -> list[dict]:
@@ -407,9 +408,10 @@ class SkillManager:
 
         Raises:
             NotFoundError: if there is no such skill.
+            ValidationError: if ``path`` is not a usable ``str`` / ``os.PathLike`` path.
         """
         self._require_human("export")
-        validate_id(skill_id, "skill_id")
+        skill_id = validate_id(skill_id, "skill_id")
         path = check_path(path, "path")
         skill = self.store.get_skill(skill_id)
         if skill is None:
@@ -433,9 +435,13 @@ class SkillManager:
 
         Returns:
             The file or folder written.
+
+        Raises:
+            ValidationError: for a bad ``path``, ``status`` or ``progress``.
         """
         self._require_human("export_all")
         path = check_path(path, "path")
+        check_callable(progress, "progress", PROGRESS, optional=True)
         skills = self.list(status=status)
         if path.suffix.lower() == ".json":
             path.write_text(json_format.dump_library(skills), encoding="utf-8")
@@ -460,9 +466,11 @@ class SkillManager:
         Raises:
             SkillPermissionError: in agent mode.
             ImportFormatError: naming the file and problem; nothing is imported.
+            ValidationError: if ``path`` is not a usable ``str`` / ``os.PathLike`` path.
         """
         self._require_human("import_")
         path = check_path(path, "path")
+        check_callable(progress, "progress", PROGRESS, optional=True)
         if not path.exists():
             raise ImportFormatError(f"{path}: no such file or folder")
         if path.is_dir():
@@ -488,6 +496,7 @@ class SkillManager:
             The number of chunks re-embedded.
         """
         self._require_human("reindex")
+        check_callable(progress, "progress", PROGRESS, optional=True)
         count = library.reindex(self.store, self.embeddings, progress)
         self.retriever = Retriever(self.store, self.embeddings)
         return count
@@ -530,6 +539,7 @@ def reindex(
     Returns:
         The number of chunks re-embedded.
     """
+    check_callable(progress, "progress", PROGRESS, optional=True)
     store = SQLiteStore(str(check_path(db_path, "db_path")))
     try:
         return library.reindex(store, EmbeddingService(store, make_embedder(embed_fn, embed_config)), progress)
@@ -563,8 +573,7 @@ def _make_llm(llm_fn: Any, llm_config: Optional[dict]) -> Optional[Callable[[str
     if llm_fn is not None and llm_config is not None:
         raise ValidationError("llm_config", "give either llm_fn or llm_config, not both")
     if llm_fn is not None:
-        if not callable(llm_fn):
-            raise ValidationError("llm_fn", f"must be callable (text -> dict), got {type(llm_fn).__name__}")
+        check_callable(llm_fn, "llm_fn", "text -> dict")
         return llm_fn
     if llm_config is not None:
         from .growth.llm import llm_from_config
@@ -573,5 +582,5 @@ def _make_llm(llm_fn: Any, llm_config: Optional[dict]) -> Optional[Callable[[str
     return None
 
 
-def _check_query_text(text: Any) -> None:
-    check_text(text, "text", MAX_QUERY_CHARS, allow_empty=False)
+def _check_query_text(text: Any) -> str:
+    return check_text(text, "text", MAX_QUERY_CHARS, allow_empty=False)

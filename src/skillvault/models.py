@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from .errors import ValidationError
-from .validation import check_int, check_text, json_data, shown
+from .validation import check_int, check_text, json_data, plain, shown
 
 #: Life-cycle states. Only ``canonical`` skills are served by ``query``.
 STATUSES = ("canonical", "draft", "archived", "rejected")
@@ -71,7 +71,7 @@ def validate_id(value: Any, field_name: str) -> str:
         field_name: name of the field, used in the error message.
 
     Returns:
-        The id unchanged.
+        The id (a plain ``str``).
 
     Raises:
         ValidationError: if it is not a non-empty string of at most 200 characters made
@@ -88,10 +88,10 @@ def validate_id(value: Any, field_name: str) -> str:
     if not _ID_PATTERN.fullmatch(value):
         raise ValidationError(
             field_name,
-            f"{value!r} has characters that are not allowed; use letters, digits and "
+            f"{shown(value)} has characters that are not allowed; use letters, digits and "
             "'.', '_', ':', '@', '+', '-' (starting with a letter or digit)",
         )
-    return value
+    return plain(value)
 
 
 def slugify(text: str, max_length: int = 60) -> str:
@@ -214,7 +214,11 @@ class Skill:
         self.source, self.status = _modern_source_status(self.source, self.status)
 
     def validate(self) -> "Skill":
-        """Check every field and fill derived ones (chunk ``skill_id``).
+        """Check every field, fill derived ones and make every field a plain value.
+
+        Chunk ``skill_id`` is filled from the skill; instances of ``str`` / ``int``
+        subclasses become plain ``str`` / ``int``; a naive ``created_at`` is taken as UTC;
+        ``metadata`` becomes a plain JSON copy (tuples as lists).
 
         Returns:
             self, for chaining.
@@ -222,27 +226,29 @@ class Skill:
         Raises:
             ValidationError: naming the first bad field.
         """
-        validate_id(self.id, "skill.id")
-        check_text(self.name, "skill.name", MAX_NAME_LENGTH, allow_empty=False)
+        self.id = validate_id(self.id, "skill.id")
+        self.name = check_text(self.name, "skill.name", MAX_NAME_LENGTH, allow_empty=False)
         if self.source not in SOURCES:
             raise ValidationError("skill.source", f"must be one of {SOURCES}, got {shown(self.source)}")
         if self.status not in STATUSES:
             raise ValidationError("skill.status", f"must be one of {STATUSES}, got {shown(self.status)}")
+        self.source, self.status = plain(self.source), plain(self.status)
         if isinstance(self.confidence, bool) or not isinstance(self.confidence, (int, float)):
             raise ValidationError("skill.confidence", "must be a number between 0 and 1")
         if not 0 <= self.confidence <= 1:  # NaN fails too; no float(): huge ints would overflow
             raise ValidationError("skill.confidence", f"must be between 0 and 1, got {shown(self.confidence)}")
-        check_text(self.extracted_from, "skill.extracted_from", MAX_EXTRACTED_FROM_CHARS)
-        check_text(self.description, "skill.description", MAX_DESCRIPTION_CHARS)
+        self.confidence = plain(self.confidence)
+        self.extracted_from = check_text(self.extracted_from, "skill.extracted_from", MAX_EXTRACTED_FROM_CHARS)
+        self.description = check_text(self.description, "skill.description", MAX_DESCRIPTION_CHARS)
         if not isinstance(self.created_at, datetime):
             raise ValidationError("skill.created_at", "must be a datetime")
         if self.created_at.utcoffset() is None:  # naive: taken as UTC, so all dates compare
             self.created_at = self.created_at.replace(tzinfo=timezone.utc)
-        _check_texts(self.tags, "skill.tags", MAX_TAGS, MAX_TAG_CHARS)
-        _check_texts(self.flags, "skill.flags", MAX_FLAGS, MAX_FLAG_CHARS)
-        check_int(self.version, "skill.version", 1, MAX_VERSION)
+        self.tags = _check_texts(self.tags, "skill.tags", MAX_TAGS, MAX_TAG_CHARS)
+        self.flags = _check_texts(self.flags, "skill.flags", MAX_FLAGS, MAX_FLAG_CHARS)
+        self.version = check_int(self.version, "skill.version", 1, MAX_VERSION)
         if self.revises is not None:
-            validate_id(self.revises, "skill.revises")
+            self.revises = validate_id(self.revises, "skill.revises")
         if not isinstance(self.metadata, dict):
             raise ValidationError("skill.metadata", "must be a dict")
         self.metadata = json_data(
@@ -264,21 +270,20 @@ class Skill:
     def _validate_chunk(self, chunk: Any, where: str, seen: set[str]) -> None:
         if not isinstance(chunk, Chunk):
             raise ValidationError(where, f"must be a Chunk, got {type(chunk).__name__}")
-        validate_id(chunk.id, f"{where}.id")
+        chunk.id = validate_id(chunk.id, f"{where}.id")
         if chunk.id in seen:
             raise ValidationError(f"{where}.id", f"{chunk.id!r} is used twice in this skill")
         seen.add(chunk.id)
-        if chunk.skill_id in ("", None):
+        if chunk.skill_id in ("", None) or chunk.skill_id == self.id:
             chunk.skill_id = self.id
-        elif chunk.skill_id != self.id:
+        else:
             raise ValidationError(
                 f"{where}.skill_id", f"is {shown(chunk.skill_id)} but the chunk belongs to {self.id!r}"
             )
-        check_text(chunk.section, f"{where}.section", MAX_SECTION_LENGTH)
-        check_text(chunk.content, f"{where}.content", MAX_CONTENT_CHARS, allow_empty=False)
-        if chunk.tokens is not None:
-            check_int(chunk.tokens, f"{where}.tokens", 0, MAX_TOKENS)
-        check_int(chunk.priority, f"{where}.priority", MIN_PRIORITY, MAX_PRIORITY)
+        chunk.section = check_text(chunk.section, f"{where}.section", MAX_SECTION_LENGTH)
+        chunk.content = check_text(chunk.content, f"{where}.content", MAX_CONTENT_CHARS, allow_empty=False)
+        chunk.tokens = check_int(chunk.tokens, f"{where}.tokens", 0, MAX_TOKENS, optional=True)
+        chunk.priority = check_int(chunk.priority, f"{where}.priority", MIN_PRIORITY, MAX_PRIORITY)
         if not isinstance(chunk.required, bool):
             raise ValidationError(f"{where}.required", "must be True or False")
         if not isinstance(chunk.dependencies, list):
@@ -287,10 +292,10 @@ class Skill:
             raise ValidationError(
                 f"{where}.dependencies", f"has {len(chunk.dependencies)} entries; the limit is {MAX_DEPENDENCIES}"
             )
-        for dep_index, dep in enumerate(chunk.dependencies):
-            validate_id(dep, f"{where}.dependencies[{dep_index}]")
+        chunk.dependencies = [validate_id(dep, f"{where}.dependencies[{index}]") for index, dep in enumerate(chunk.dependencies)]
+        for index, dep in enumerate(chunk.dependencies):
             if dep == chunk.id:
-                raise ValidationError(f"{where}.dependencies[{dep_index}]", "a chunk cannot depend on itself")
+                raise ValidationError(f"{where}.dependencies[{index}]", "a chunk cannot depend on itself")
 
     def copy(self) -> "Skill":
         """Return a copy whose lists, dicts and chunks can be changed without touching this one."""
@@ -406,14 +411,13 @@ class Skill:
         return cls.from_dict(data)
 
 
-def _check_texts(values: Any, field_name: str, most: int, limit: int) -> None:
-    """Check a list of at most ``most`` texts of at most ``limit`` characters each."""
+def _check_texts(values: Any, field_name: str, most: int, limit: int) -> list[str]:
+    """Check a list of at most ``most`` texts of at most ``limit`` characters each; return it plain."""
     if not isinstance(values, list):
         raise ValidationError(field_name, f"must be a list of strings, got {type(values).__name__}")
     if len(values) > most:
         raise ValidationError(field_name, f"has {len(values)} entries; the limit is {most}")
-    for index, value in enumerate(values):
-        check_text(value, f"{field_name}[{index}]", limit)
+    return [check_text(value, f"{field_name}[{index}]", limit) for index, value in enumerate(values)]
 
 
 def _copied_metadata(metadata: Any) -> Any:

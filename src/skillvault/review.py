@@ -28,7 +28,7 @@ def review_queue(store: SQLiteStore) -> list[Skill]:
 
 def _skill_in_status(store: SQLiteStore, skill_id: str, status: str, field: str, wanted: str) -> Skill:
     """Return the skill, or raise NotFoundError / ValidationError if it is missing or not in ``status``."""
-    validate_id(skill_id, field)
+    skill_id = validate_id(skill_id, field)
     skill = store.get_skill(skill_id)
     if skill is None:
         raise NotFoundError(f"no skill with id {skill_id!r}")
@@ -127,7 +127,7 @@ def archive(store: SQLiteStore, skill_id: str, actor: str = HUMAN, reason: str =
     Raises:
         NotFoundError: no such skill.
     """
-    validate_id(skill_id, "skill_id")
+    skill_id = validate_id(skill_id, "skill_id")
     with store.transaction():
         store.change_status(skill_id, "archived")
         store.add_audit(actor, "archive", skill_id, reason=reason)
@@ -160,7 +160,7 @@ def rollback(store: SQLiteStore, embeddings: EmbeddingService, skill_id: str, ve
     Raises:
         NotFoundError: no such skill or version. ValidationError: bad version.
     """
-    validate_id(skill_id, "skill_id")
+    skill_id = validate_id(skill_id, "skill_id")
     check_int(version, "version", 1, MAX_VERSION)
     current = store.get_skill(skill_id)
     if current is None:
@@ -182,5 +182,5 @@ def history(store: SQLiteStore, skill_id: str) -> list[dict]:
 
     Each entry is ``{"at", "actor", "action", "skill_id", "reason", "details"}``.
     """
-    validate_id(skill_id, "skill_id")
+    skill_id = validate_id(skill_id, "skill_id")
     return store.audit_entries(skill_id)

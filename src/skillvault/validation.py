@@ -27,6 +27,11 @@ from .errors import ValidationError
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
+#: Longest path and file name (in bytes, as the OS sees them) accepted: common limits
+#: (Linux PATH_MAX / NAME_MAX), so a longer one is a clear error, not an OSError.
+MAX_PATH_BYTES = 4096
+MAX_NAME_BYTES = 255
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SHOWN_CHARS = 80
 
@@ -69,7 +74,7 @@ def check_text(value: Any, field: str, limit: int, allow_empty: bool = True) -> 
         allow_empty: if False, empty or blank text is refused.
 
     Returns:
-        ``value`` unchanged.
+        ``value`` as a plain ``str`` (an instance of a subclass is copied).
 
     Raises:
         ValidationError: for a non-string, blank text (if not allowed), text over
@@ -82,7 +87,7 @@ def check_text(value: Any, field: str, limit: int, allow_empty: bool = True) -> 
     if len(value) > limit:
         raise ValidationError(field, f"is {len(value)} characters long; the limit is {limit}")
     _refuse_surrogates(value, field)
-    return value
+    return plain(value)
 
 
 def _refuse_surrogates(text: str, field: str) -> None:
@@ -107,7 +112,7 @@ def check_int(
         optional: None is accepted too.
 
     Returns:
-        ``value`` unchanged.
+        ``value`` as a plain ``int`` (an instance of a subclass is copied).
 
     Raises:
         ValidationError: naming ``field`` and the allowed range.
@@ -117,7 +122,7 @@ def check_int(
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
         wanted = f"an integer >= {minimum}" if maximum == INT64_MAX else f"an integer from {minimum} to {maximum}"
         raise ValidationError(field, f"must be {wanted}{' or None' if optional else ''}, got {shown(value)}")
-    return value
+    return plain(value)
 
 
 def check_path(value: Any, field: str) -> Path:
@@ -128,7 +133,8 @@ def check_path(value: Any, field: str) -> Path:
 
     Raises:
         ValidationError: for another type (bytes included), an empty path, a NUL
-            character, or characters the file system encoding cannot represent.
+            character, characters the file system encoding cannot represent, or a
+            path or name longer than :data:`MAX_PATH_BYTES` / :data:`MAX_NAME_BYTES`.
     """
     if not isinstance(value, (str, os.PathLike)):
         raise ValidationError(field, f"must be a path (str or os.PathLike), got {type(value).__name__}")
@@ -138,17 +144,45 @@ def check_path(value: Any, field: str) -> Path:
         raise ValidationError(field, f"its __fspath__() failed ({type(exc).__name__})") from None
     if not isinstance(text, str):
         raise ValidationError(field, f"must be a text path, got a {type(text).__name__} path")
+    text = plain(text)
     if not text:
         raise ValidationError(field, "must not be empty")
     if "\x00" in text:
         raise ValidationError(field, "holds a NUL character, which no file name can contain")
     try:
-        os.fsencode(text)
+        encoded = os.fsencode(text)
     except UnicodeError:
         raise ValidationError(
             field, f"{shown(text)} holds characters the file system cannot encode (lone surrogates)"
         ) from None
+    if len(encoded) > MAX_PATH_BYTES:
+        raise ValidationError(field, f"is {len(encoded)} bytes long; the limit is {MAX_PATH_BYTES}")
+    longest = max(encoded.split(os.sep.encode()), key=len)
+    if len(longest) > MAX_NAME_BYTES:
+        raise ValidationError(field, f"has a name of {len(longest)} bytes ({shown(longest)}); the limit is {MAX_NAME_BYTES}")
     return Path(text)
+
+
+def check_callable(value: Any, field: str, wanted: str, optional: bool = False) -> Any:
+    """Check that ``value`` can be called (or is None, if ``optional``).
+
+    Args:
+        value: the candidate.
+        field: its name, for the error message.
+        wanted: its signature in words, e.g. ``"text -> list[float]"``.
+        optional: None is accepted too.
+
+    Returns:
+        ``value`` unchanged.
+
+    Raises:
+        ValidationError: naming ``field`` and what is wanted.
+    """
+    if value is None and optional:
+        return None
+    if not callable(value):
+        raise ValidationError(field, f"must be callable ({wanted}), got {type(value).__name__}")
+    return value
 
 
 def nesting_depth(value: Any, limit: int) -> int:
@@ -225,7 +259,7 @@ def json_data(
             raise ValidationError(field, f"holds more than {max_items} values in all (at {where})")
 
     def walk(item: Any, where: str, repaired: bool = False) -> Any:
-        item = _exact(item)
+        item = plain(item)
         problem = _json_problem(item)
         if problem is not None:
             if repair is None or repaired:
@@ -243,11 +277,11 @@ def json_data(
             return [child for child in items if child is not DROP]
         out = {}
         for key, child in list(dict.items(item)):
-            key = _exact(key)
+            key = plain(key)
             if not isinstance(key, str) or lone_surrogate(key) is not None:
                 if repair is None:
                     raise ValidationError(where, f"has a key {shown(key)}; keys must be strings of valid text")
-                key = _exact(repair(key, f"{where} key"))
+                key = plain(repair(key, f"{where} key"))
                 if not isinstance(key, str) or lone_surrogate(key) is not None:
                     continue  # no text key for this entry: it is left out
             spend(len(key), where)
@@ -259,8 +293,10 @@ def json_data(
     return walk(value, field)
 
 
-def _exact(item: Any) -> Any:
-    """Turn an instance of a str / int / float subclass into the plain type (no overrides)."""
+def plain(item: Any) -> Any:
+    """Turn an instance of a str / int / float subclass into the plain type, so none of the
+    subclass's methods (a ``__str__`` or ``__repr__`` that raises...) runs later; other
+    values are returned as they are."""
     kind = type(item)
     if kind in (str, int, float, bool) or item is None:
         return item
