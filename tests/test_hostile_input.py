@@ -365,6 +365,15 @@ def test_a_rejected_answer_says_why(answering, caplog):
     assert any("nested more than 16 levels" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.parametrize("wrap", [str, lambda text: text.encode()])
+def test_a_rejected_text_answer_is_logged_without_its_secrets(answering, caplog, wrap):
+    secret = "ghp_" + "R8sT2uV4wX6yZ8aB0cD2eF4gH6iJ8kL0mN2o"
+    sm = answering(wrap(f"I could not decide. GITHUB_TOKEN={secret} was in the log."))
+    with caplog.at_level(logging.INFO, logger="skillvault"):
+        assert sm.extract("How do I handle errors in async Python?") is None
+    assert "rejected" in caplog.text and secret not in caplog.text
+
+
 # --------------------------------------------------------------------------- CLI
 
 

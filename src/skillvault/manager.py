@@ -14,9 +14,9 @@ from .embed.service import EmbeddingService, Progress, embedder_identity
 from .errors import DatabaseBusyError, ImportFormatError, NotFoundError, SkillPermissionError, ValidationError
 from .formats import json_format
 from .models import SOURCES, STATUSES, Skill, validate_id
-from .validation import check_callable, check_int, check_path, check_text, shown
 from .retrieval import Hit, Packing, Retriever
 from .store import SQLiteStore
+from .validation import check_callable, check_int, check_path, check_text, shown
 
 MODES = ("human", "agent")
 DEFAULT_AUTO_PROMOTE = {"usage": 5, "confidence": 0.9}

@@ -213,7 +213,7 @@ def _children(item: Any) -> Optional[list]:
     if isinstance(item, tuple):
         return list(tuple.__iter__(item))
     if isinstance(item, (set, frozenset)):
-        return list(frozenset.__iter__(item)) if isinstance(item, frozenset) else list(set.__iter__(item))
+        return list((frozenset if isinstance(item, frozenset) else set).__iter__(item))
     return None
 
 
@@ -231,7 +231,8 @@ def json_data(
 
     JSON data is ``dict`` (``str`` keys), ``list`` (tuples become lists), ``str``
     without lone surrogates, ``int`` within 64 bits, finite ``float``, ``bool`` and
-    ``None``. Size is counted twice: every string's characters (keys too), and values.
+    ``None``. Size is bounded two ways: the characters of all strings (keys too), and
+    the number of values.
 
     Args:
         value: the value to check.
@@ -294,9 +295,10 @@ def json_data(
 
 
 def plain(item: Any) -> Any:
-    """Turn an instance of a str / int / float subclass into the plain type, so none of the
-    subclass's methods (a ``__str__`` or ``__repr__`` that raises...) runs later; other
-    values are returned as they are."""
+    """Return an instance of a str / int / float subclass as the plain type; others unchanged.
+
+    Nothing of the subclass (a ``__str__`` or ``__repr__`` that raises...) runs later.
+    """
     kind = type(item)
     if kind in (str, int, float, bool) or item is None:
         return item

@@ -24,7 +24,7 @@ from ..embed.service import EmbeddingService
 from ..models import Chunk, Skill, slugify
 from ..store import SQLiteStore
 from .conversation import conversation_text, trim_to_tokens
-from .knowledge import Knowledge, Rejected, parse_knowledge, plain_answer
+from .knowledge import Knowledge, Rejected, answer_text, parse_knowledge, plain_answer
 from .redact import redact, redact_value
 
 log = logging.getLogger("skillvault")
@@ -85,11 +85,16 @@ def extract(
         log.warning("extract: the LLM call failed (%s: %s); no draft", type(exc).__name__, exc)
         return None
     try:
-        # Any object the LLM (or user code) returned becomes plain JSON data first, so that
-        # redaction can check every string in it.
+        # Text is redacted whole before it is parsed (a rejection quotes it in the log); any
+        # other object becomes plain JSON data first, so that every string in it is checked.
+        answer, found = answer_text(answer), 0
+        if isinstance(answer, str):
+            answer, text_findings = redact_value(answer)
+            found = len(text_findings)
         clean_answer, answer_findings = redact_value(plain_answer(answer))
-        if answer_findings:
-            log.info("extract: redacted %d secret(s) from the LLM's answer", len(answer_findings))
+        found += len(answer_findings)
+        if found:
+            log.info("extract: redacted %d secret(s) from the LLM's answer", found)
         knowledge = parse_knowledge(clean_answer)
     except Rejected as exc:
         log.warning("extract: LLM answer rejected: %s", exc)

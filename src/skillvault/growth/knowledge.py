@@ -61,6 +61,13 @@ class Rejected(Exception):
     """The LLM answer cannot be used; ``str()`` is the reason (for the log)."""
 
 
+def answer_text(answer: Any) -> Any:
+    """Return the answer decoded if it is bytes (UTF-8, bad bytes replaced), else unchanged."""
+    if isinstance(answer, (bytes, bytearray)):
+        return bytes(answer).decode("utf-8", "replace")
+    return answer
+
+
 def plain_answer(answer: Any) -> dict:
     """Turn whatever ``llm_fn`` returned into a dict of plain JSON data.
 
@@ -78,8 +85,7 @@ def plain_answer(answer: Any) -> dict:
     Raises:
         Rejected: if it is not a JSON object, or too deep or too large, with the reason.
     """
-    if isinstance(answer, (bytes, bytearray)):
-        answer = bytes(answer).decode("utf-8", "replace")
+    answer = answer_text(answer)
     if isinstance(answer, str):
         from .llm import parse_json_answer
 
