@@ -37,6 +37,16 @@ def prepare(skill: Skill, embeddings: EmbeddingService) -> tuple[Skill, list[Pre
     return ready, _embedded([ready], embeddings)[0]
 
 
+def rename_prepared(skill: Skill, prepared: list[PreparedChunk], new_id: str) -> tuple[Skill, list[PreparedChunk]]:
+    """Return ``skill`` and its prepared chunks under ``new_id``, keeping the vectors.
+
+    Ids that must be chosen inside a write transaction (so that two processes never
+    pick the same one) are given after the embedding, which happens outside it.
+    """
+    renamed = skill.renamed(new_id)
+    return renamed, [PreparedChunk(chunk, item.embed_hash, item.vector) for chunk, item in zip(renamed.chunks, prepared)]
+
+
 def _checked_copy(skill: Skill) -> Skill:
     """A validated copy of ``skill`` with real token counts."""
     ready = skill.copy().validate()

@@ -121,8 +121,11 @@ class SkillManager:
             self.store.close()
             raise
         self.retriever = Retriever(self.store, self.embeddings)
-        if mode == "human" and self._maintenance_due():
-            self.maintenance()
+        if mode == "human" and not self.store.read_only and self._maintenance_due():
+            try:
+                self.maintenance()
+            except SkillPermissionError as exc:  # a write-protected file: it still serves queries
+                _log.warning("maintenance skipped: %s", exc)
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
@@ -540,14 +543,19 @@ def reindex(
 def _check_auto_promote(value: Any) -> Optional[dict]:
     if value is None:
         return None
-    if not isinstance(value, dict) or set(value) != {"usage", "confidence"}:
-        raise ValidationError("auto_promote", 'must be {"usage": int, "confidence": float} or None')
+    if not isinstance(value, dict) or not {"usage", "confidence"} <= set(value) <= {"usage", "confidence", "trust_agents"}:
+        raise ValidationError(
+            "auto_promote", 'must be {"usage": int, "confidence": float} (optionally "trust_agents": bool) or None'
+        )
+    trust_agents = value.get("trust_agents", False)
+    if not isinstance(trust_agents, bool):
+        raise ValidationError("auto_promote.trust_agents", f"must be True or False, got {trust_agents!r}")
     usage, confidence = value["usage"], value["confidence"]
     if isinstance(usage, bool) or not isinstance(usage, int) or usage < 1:
         raise ValidationError("auto_promote.usage", f"must be an integer >= 1, got {usage!r}")
     if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 <= confidence <= 1:
         raise ValidationError("auto_promote.confidence", f"must be a number between 0 and 1, got {confidence!r}")
-    return {"usage": usage, "confidence": float(confidence)}
+    return {"usage": usage, "confidence": float(confidence), "trust_agents": trust_agents}
 
 
 def _check_ttl(value: Any) -> Optional[float]:

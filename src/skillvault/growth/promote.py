@@ -7,8 +7,11 @@ as one, or is close to one (rescaled similarity ≥ the revision threshold). Suc
 draft stays in the queue flagged ``conflict: ...`` for a human. Promotions are audited
 with the action ``auto-promote``.
 
-Usage counts are trusted as given: an agent that calls ``record_usage`` on its own
-draft raises its count. Where agents are not trusted, pass ``auto_promote=None``.
+What agents write is advisory. By default a draft whose content an agent wrote (or
+edited) is never promoted without a human, and only usage counted by human-mode
+processes counts: an agent can forge its draft's confidence and its own usage reports,
+so neither may make anything canonical. ``auto_promote={..., "trust_agents": True}``
+lets agents' drafts and usage reports count too.
 """
 
 from __future__ import annotations
@@ -66,8 +69,12 @@ def promote_ready_drafts(
         drafts = store.list_skills(status="draft")
     else:
         drafts = [skill for skill in map(store.get_skill, only) if skill is not None and skill.status == "draft"]
+    trust_agents = bool(thresholds.get("trust_agents"))
     for draft in drafts:
-        uses = store.usage_of(draft.id)["uses"]
+        if not trust_agents and store.is_agent_draft(draft.id):
+            continue
+        usage = store.usage_of(draft.id)
+        uses = usage["uses"] if trust_agents else usage["uses"] - usage["by_agents"]["uses"]
         if uses < thresholds["usage"] or draft.confidence < thresholds["confidence"]:
             continue
         reason = conflict_reason(store, embeddings, draft)

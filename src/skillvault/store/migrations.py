@@ -107,14 +107,36 @@ def _m002_review(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE skills ADD COLUMN flags TEXT NOT NULL DEFAULT '[]'")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial, _m002_review]
+def _m003_agent_boundary(conn: sqlite3.Connection) -> None:
+    # Who wrote a skill row's current content: an agent's drafts are told apart from
+    # everyone else's, so that nothing an agent wrote is promoted without a human.
+    conn.execute("ALTER TABLE skills ADD COLUMN author TEXT NOT NULL DEFAULT 'human'")
+    conn.execute(
+        "UPDATE skills SET author = 'agent' WHERE status = 'draft' AND id IN "
+        "(SELECT skill_id FROM audit_log WHERE actor = 'agent')"
+    )
+    # Usage reported by agents is advisory and kept apart from usage counted by humans'
+    # processes; agents cannot write the human counts at all.
+    conn.execute(
+        """CREATE TABLE agent_usage (
+            skill_id TEXT PRIMARY KEY,
+            uses INTEGER NOT NULL DEFAULT 0,
+            helpful INTEGER NOT NULL DEFAULT 0,
+            unhelpful INTEGER NOT NULL DEFAULT 0,
+            last_used TEXT
+        )"""
+    )
 
 
-def migrate(conn: sqlite3.Connection) -> int:
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial, _m002_review, _m003_agent_boundary]
+
+
+def migrate(conn: sqlite3.Connection, read_only: bool = False) -> int:
     """Apply every migration the database has not seen yet.
 
     Args:
         conn: an autocommit connection.
+        read_only: the file cannot be written: only check that it needs nothing.
 
     Returns:
         The schema version after migrating.
@@ -127,6 +149,11 @@ def migrate(conn: sqlite3.Connection) -> int:
         raise SchemaVersionError(
             f"the database has schema version {current} but this skillvault knows only "
             f"{len(MIGRATIONS)}; upgrade skillvault"
+        )
+    if read_only and current < len(MIGRATIONS):
+        raise SchemaVersionError(
+            f"the database has schema version {current} and this skillvault needs {len(MIGRATIONS)}, but the "
+            "file is read-only; open it once where it can be written to upgrade it"
         )
     for number in range(current, len(MIGRATIONS)):
         conn.execute("BEGIN IMMEDIATE")
