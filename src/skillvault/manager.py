@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from pathlib import Path
@@ -145,6 +146,7 @@ class SkillManager:
                 "Open SkillManager(..., mode='human') for this."
             )
 
+
     # ------------------------------------------------------------------ skills
     def register(self, skill: Skill) -> str:
         """Store a skill (replacing an existing one with the same id) with its vectors.
@@ -160,7 +162,6 @@ class SkillManager:
             ValidationError: naming the bad field (nothing is written).
             EmbeddingError: if the embedder fails (nothing is written).
         """
-        self._require_human("register")
         if not isinstance(skill, Skill):
             raise ValidationError("skill", f"must be a Skill, got {type(skill).__name__}")
         return library.register(self.store, self.embeddings, skill)
@@ -199,7 +200,6 @@ class SkillManager:
             SkillPermissionError: in agent mode.
             NotFoundError: if there is no such skill.
         """
-        self._require_human("archive")
         review.archive(self.store, skill_id)
 
     # ------------------------------------------------------------------ retrieval
@@ -323,7 +323,6 @@ class SkillManager:
         Raises:
             SkillPermissionError: in agent mode.
         """
-        self._require_human("review_queue")
         return review.review_queue(self.store)
 
     def approve(self, draft_id: str, reviewer: Optional[str] = None, note: Optional[str] = None) -> str:
@@ -336,7 +335,6 @@ class SkillManager:
             SkillPermissionError: in agent mode. NotFoundError / ValidationError:
                 unknown id or not a draft.
         """
-        self._require_human("approve")
         return review.approve(self.store, self.embeddings, draft_id, reviewer, note)
 
     def reject(self, draft_id: str, reason: str, reviewer: Optional[str] = None) -> None:
@@ -346,7 +344,6 @@ class SkillManager:
             SkillPermissionError: in agent mode. ValidationError: empty reason or not
                 a draft. NotFoundError: unknown id.
         """
-        self._require_human("reject")
         review.reject(self.store, draft_id, reason, reviewer)
 
     def restore(self, skill_id: str) -> str:
@@ -355,7 +352,6 @@ class SkillManager:
         Returns:
             Its new status.
         """
-        self._require_human("restore")
         return review.restore(self.store, skill_id)
 
     def rollback(self, skill_id: str, version: int) -> int:
@@ -367,7 +363,6 @@ class SkillManager:
         Raises:
             SkillPermissionError: in agent mode. NotFoundError: unknown skill/version.
         """
-        self._require_human("rollback")
         return review.rollback(self.store, self.embeddings, skill_id, version)
 
     def versions(self, skill_id: str) -> list[int]:
@@ -377,7 +372,6 @@ class SkillManager:
 
     def history(self, skill_id: str) -> list[dict]:
         """Return the audit trail of a skill (who, when, action, reason), oldest first."""
-        self._require_human("history")
         return review.history(self.store, skill_id)
 
     def maintenance(self) -> dict:
@@ -388,7 +382,6 @@ class SkillManager:
         """
         from .growth.promote import expire_drafts
 
-        self._require_human("maintenance")
         expired = expire_drafts(self.store, self.draft_ttl_days) if self.draft_ttl_days is not None else []
         promoted = self._promote()
         self.store.set_meta(_LAST_MAINTENANCE_KEY, str(time.time()))
@@ -411,7 +404,6 @@ class SkillManager:
         Raises:
             NotFoundError: if there is no such skill.
         """
-        self._require_human("export")
         validate_id(skill_id, "skill_id")
         skill = self.store.get_skill(skill_id)
         if skill is None:
@@ -437,8 +429,8 @@ class SkillManager:
         Returns:
             The file or folder written.
         """
-        self._require_human("export_all")
-        skills = self.list(status=status)
+        with self.store.snapshot():  # one consistent state while other processes write
+            skills = self.list(status=status)
         path = Path(path)
         if path.suffix.lower() == ".json":
             path.write_text(json_format.dump_library(skills), encoding="utf-8")
@@ -452,6 +444,29 @@ class SkillManager:
                 progress(done, len(skills))
         return path
 
+    def backup(self, dest: Union[str, Path], progress: Optional[Progress] = None) -> Path:
+        """Copy the whole library to a new file, safely while other processes write.
+
+        Uses SQLite's online backup API: the copy is one consistent state of the
+        library (skills, versions, audit log, usage, vectors) and opens like the original.
+
+        Args:
+            dest: the new database file; it must not exist yet.
+            progress: called as ``progress(pages_done, pages_total)``.
+
+        Returns:
+            The path of the copy.
+
+        Raises:
+            ValidationError: if ``dest`` exists or is the library itself.
+        """
+        dest = Path(dest)
+        if dest.exists():
+            raise ValidationError("dest", f"{str(dest)!r} already exists; give a new file name (a backup never overwrites)")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        self.store.backup(str(dest), progress)
+        return dest
+
     def import_(self, path: Union[str, Path], progress: Optional[Progress] = None) -> Union[str, list[str]]:
         """Import skills from a JSON file or from Agent Skills (SKILL.md) folders.
 
@@ -464,7 +479,6 @@ class SkillManager:
             SkillPermissionError: in agent mode.
             ImportFormatError: naming the file and problem; nothing is imported.
         """
-        self._require_human("import_")
         path = Path(path)
         if not path.exists():
             raise ImportFormatError(f"{path}: no such file or folder")
@@ -490,7 +504,6 @@ class SkillManager:
         Returns:
             The number of chunks re-embedded.
         """
-        self._require_human("reindex")
         count = library.reindex(self.store, self.embeddings, progress)
         self.retriever = Retriever(self.store, self.embeddings)
         return count
@@ -587,3 +600,42 @@ def _check_query_text(text: Any) -> None:
         raise ValidationError("text", "must not be empty")
     if len(text) > MAX_QUERY_CHARS:
         raise ValidationError("text", f"is {len(text)} characters long; the limit is {MAX_QUERY_CHARS}")
+
+
+AGENT = "agent"
+HUMAN = "human"
+#: Who may call each public method of :class:`SkillManager`: ``AGENT`` (agents and humans)
+#: or ``HUMAN`` (humans only; agent mode raises SkillPermissionError). Every public method
+#: must be listed: an unlisted one makes this module fail to import, so nothing is open to
+#: agents by accident. The SQLite-level guard (store/guard.py) holds whatever this says.
+METHOD_RIGHTS: dict[str, str] = {
+    "query": AGENT, "search": AGENT, "get": AGENT, "list": AGENT, "extract": AGENT,
+    "record_usage": AGENT, "usage": AGENT, "stats": AGENT, "close": AGENT,
+    "register": HUMAN, "archive": HUMAN, "review_queue": HUMAN, "approve": HUMAN, "reject": HUMAN,
+    "restore": HUMAN, "rollback": HUMAN, "versions": HUMAN, "history": HUMAN, "maintenance": HUMAN,
+    "export": HUMAN, "export_all": HUMAN, "backup": HUMAN, "import_": HUMAN, "reindex": HUMAN,
+}
+
+
+def _human_only(name: str, method: Callable) -> Callable:
+    @functools.wraps(method)
+    def guarded(self: SkillManager, *args: Any, **kwargs: Any) -> Any:
+        self._require_human(name)
+        return method(self, *args, **kwargs)
+
+    return guarded
+
+
+def _apply_rights(cls: type) -> None:
+    public = {name for name, value in vars(cls).items() if callable(value) and not name.startswith("_")}
+    if public != set(METHOD_RIGHTS):
+        raise RuntimeError(
+            f"METHOD_RIGHTS must list every public SkillManager method exactly: "
+            f"unlisted {sorted(public - set(METHOD_RIGHTS))}, unknown {sorted(set(METHOD_RIGHTS) - public)}"
+        )
+    for name, who in METHOD_RIGHTS.items():
+        if who == HUMAN:
+            setattr(cls, name, _human_only(name, getattr(cls, name)))
+
+
+_apply_rights(SkillManager)

@@ -107,7 +107,7 @@ def approve(
             skill.tags = list(dict.fromkeys(target.tags + draft.tags))
         else:
             skill, prepared = library.rename_prepared(ready, prepared, canonical_id_for(store, draft))
-            target = None
+            skill.version, target = 1, None  # a new skill; the draft's own versions stay with the draft
         skill.revises = None
         skill.status, skill.flags = "canonical", []
         skill.metadata = {**skill.metadata, "approved_from": draft.id, "approved_by": actor}
