@@ -371,6 +371,19 @@ def _export_all(ctx: typer.Context, target: Path, status: Optional[str]) -> None
 
 
 @app.command()
+def backup(
+    ctx: typer.Context,
+    dest: Path = typer.Argument(..., metavar="DEST", help="The new database file (must not exist)."),
+) -> None:
+    """Copy the library to DEST, safely while other processes write (SQLite online backup)."""
+    settings = _settings(ctx)
+    settings.require_db()
+    with settings.open() as sm, output.progress_bar(f"Backing up to {dest}") as progress:
+        written = sm.backup(dest, progress=progress)
+    output.note(f"Backed up {settings.db} to {written}")
+
+
+@app.command()
 def reindex(ctx: typer.Context) -> None:
     """Re-embed every chunk with the chosen embedder (the fix after changing embedders)."""
     settings = _settings(ctx)

@@ -102,18 +102,21 @@ def connect(path: str, read_only: bool = False) -> tuple[sqlite3.Connection, Dri
     module = _driver_module()
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per operation.
     access = "read-only" if read_only else "read-write"
-    try:
-        conn = _open(module, path, access)
-        conn.execute("PRAGMA schema_version").fetchone()  # reads the header: is it a database?
-    except module.DatabaseError as exc:
-        if not read_only or path == ":memory:" or "unable to open" not in str(exc):
-            raise _cannot_open(path, exc) from None
-        access = "immutable"  # a read-only folder or mount: no -shm file can be created
+    while True:
+        conn = None
         try:
             conn = _open(module, path, access)
-            conn.execute("PRAGMA schema_version").fetchone()
-        except module.DatabaseError as exc2:
-            raise _cannot_open(path, exc2) from None
+            conn.execute("PRAGMA schema_version").fetchone()  # reads the header: is it a database?
+            break
+        except module.DatabaseError as exc:
+            if conn is not None:
+                conn.close()
+            if path == ":memory:" or "unable to open" not in str(exc) or not os.path.isfile(path) or access == "immutable":
+                raise _cannot_open(path, exc) from None
+            # A read-only folder or mount: no -shm file can be made beside the database.
+            # Read it read-only, and if even that needs a -shm file, as immutable (right
+            # there, because nobody can change it).
+            access = "read-only" if access == "read-write" else "immutable"
     vec_version = _load_sqlite_vec(conn, module)
     options = {row[0] for row in conn.execute("PRAGMA compile_options")}
     if "ENABLE_FTS5" not in options:
