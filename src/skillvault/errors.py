@@ -75,3 +75,8 @@ class DatabaseFileError(SkillVaultError, ValueError):
 
 class DatabaseBusyError(SkillVaultError, RuntimeError):
     """Another connection held the write lock longer than the busy timeout."""
+
+
+class LegacyDatabaseError(SkillVaultError, RuntimeError):
+    """The database was written by skillvault 0.1.x and has to be migrated first."""
+

@@ -16,6 +16,7 @@ from .formats import json_format
 from .models import SOURCES, STATUSES, Skill, validate_id
 from .retrieval import Hit, Packing, Retriever
 from .store import SQLiteStore
+from .upgrade import upgrade_if_legacy
 
 MODES = ("human", "agent")
 DEFAULT_AUTO_PROMOTE = {"usage": 5, "confidence": 0.9}
@@ -108,6 +109,7 @@ class SkillManager:
         self.draft_ttl_days = _check_ttl(draft_ttl_days)
         self.llm_fn = _make_llm(llm_fn, llm_config)
         embedder = make_embedder(embed_fn, embed_config)
+        upgrade_if_legacy(str(db_path), embedder, agent=(mode == "agent"))  # a skillvault 0.1.x file
         self.store = SQLiteStore(str(db_path), agent=(mode == "agent"))
         recorded, dim = self.store.embedder_record()
         if embed_fn is None and embed_config is None and recorded and embedder_identity(recorded) != embedder_identity(embedder.name):

@@ -10,7 +10,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Callable
 
-from ..errors import SchemaVersionError
+from ..errors import LegacyDatabaseError, SchemaVersionError
+from .legacy import LEGACY_RELEASE, is_legacy
 
 
 def _m001_initial(conn: sqlite3.Connection) -> None:
@@ -121,12 +122,19 @@ def migrate(conn: sqlite3.Connection) -> int:
 
     Raises:
         SchemaVersionError: if the database is newer than this version of skillvault.
+        LegacyDatabaseError: if it is a skillvault 0.1.x file (see :mod:`skillvault.upgrade`).
     """
     current = conn.execute("PRAGMA user_version").fetchone()[0]
     if current > len(MIGRATIONS):
         raise SchemaVersionError(
             f"the database has schema version {current} but this skillvault knows only "
             f"{len(MIGRATIONS)}; upgrade skillvault"
+        )
+    if current == 0 and is_legacy(conn):
+        raise LegacyDatabaseError(
+            f"the database was written by skillvault {LEGACY_RELEASE} (0.1.x format); upgrade it with "
+            "`skillvault migrate PATH` or skillvault.migrate(path), or open it with SkillManager in human "
+            "mode, which upgrades it in place and keeps a backup"
         )
     for number in range(current, len(MIGRATIONS)):
         conn.execute("BEGIN IMMEDIATE")
