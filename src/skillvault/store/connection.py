@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from ..errors import DatabaseFileError, ExtensionError
+from .db_errors import translate
 
 BUSY_TIMEOUT_MS = 5_000
 
@@ -59,6 +60,9 @@ def connect(path: str) -> tuple[sqlite3.Connection, DriverInfo]:
         conn = module.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
         conn.execute("PRAGMA schema_version").fetchone()  # reads the header: is it a database?
     except module.DatabaseError as exc:
+        storage_error = translate(exc, path)  # a full disk or an I/O error is not a bad file
+        if storage_error is not None:
+            raise storage_error from None
         raise DatabaseFileError(
             f"{path!r} cannot be opened as a skill library ({exc}); point db_path (CLI: --db) at a "
             "skillvault database, or at a new file name to create one"
@@ -83,7 +87,14 @@ def connect(path: str) -> tuple[sqlite3.Connection, DriverInfo]:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
     if path != ":memory:":
-        conn.execute("PRAGMA journal_mode = WAL")
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")  # writes the header of a new file
+        except module.DatabaseError as exc:
+            conn.close()
+            storage_error = translate(exc, path)
+            if storage_error is None:
+                raise
+            raise storage_error from None
         # In WAL mode NORMAL is durable against application crashes and only fsyncs at
         # checkpoints, which keeps small writes (usage counts) off the query path.
         conn.execute("PRAGMA synchronous = NORMAL")

@@ -11,6 +11,7 @@ import sqlite3
 from typing import Callable
 
 from ..errors import LegacyDatabaseError, SchemaVersionError
+from .db_errors import rollback, translate
 from .legacy import LEGACY_RELEASE, is_legacy
 
 
@@ -142,7 +143,10 @@ def migrate(conn: sqlite3.Connection) -> int:
             MIGRATIONS[number](conn)
             conn.execute(f"PRAGMA user_version = {number + 1}")
             conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
+        except BaseException as exc:
+            rollback(conn)
+            translated = translate(exc, None)
+            if translated is not None:
+                raise translated from exc
             raise
     return len(MIGRATIONS)

@@ -18,9 +18,10 @@ from typing import Iterable, Iterator, Optional
 
 import numpy as np
 
-from ..errors import DatabaseBusyError, NotFoundError, SkillPermissionError, ValidationError
+from ..errors import NotFoundError, SkillPermissionError, ValidationError
 from ..models import Chunk, Skill, utc_now
 from .connection import DriverInfo, connect
+from .db_errors import rollback, translate
 from .guard import GUARD_MESSAGE, install_agent_guard, is_guard_refusal
 from .migrations import MIGRATIONS, migrate
 from .records import ReviewRecords
@@ -117,28 +118,33 @@ class SQLiteStore(SearchIndex, ReviewRecords):
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Run the block in one write transaction; roll back on any exception."""
+        """Run the block in one write transaction; roll back on any exception.
+
+        SQLite's storage failures (disk full, I/O error, read-only file, lock held too
+        long) at BEGIN, in the block or at COMMIT are raised as the clear errors of
+        :func:`.db_errors.translate`; nothing of the transaction is kept then.
+        """
         with self._lock:
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
-            except self._sql.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
-                    raise DatabaseBusyError(
-                        f"{self.path!r} is being written by another process ({exc}); try again"
-                    ) from exc
-                if "readonly" in str(exc):
-                    raise SkillPermissionError(f"{self.path!r} cannot be written: {exc}") from exc
-                raise
+            except self._sql.Error as exc:
+                translated = translate(exc, self.path)
+                if translated is None:
+                    raise
+                raise translated from exc
             try:
                 yield
+                self.conn.execute("COMMIT")
             except BaseException as exc:
-                self.conn.execute("ROLLBACK")
+                rollback(self.conn)  # SQLite may have rolled back already (e.g. after SQLITE_FULL)
                 self._pending.ops.clear()
                 self._pending_generation = None
                 if self.agent and is_guard_refusal(exc):
                     raise SkillPermissionError(f"{GUARD_MESSAGE} ({exc})") from exc
+                translated = translate(exc, self.path)
+                if translated is not None:
+                    raise translated from exc
                 raise
-            self.conn.execute("COMMIT")
             if self._pending_generation is not None:
                 # Our own commit: bring the loaded matrix up to date instead of reloading
                 # it, unless another connection also wrote since we loaded it.
