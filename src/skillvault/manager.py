@@ -11,7 +11,10 @@ from . import library, review
 from .embed.base import Embedder
 from .embed.recorded import MissingEmbedder
 from .embed.service import EmbeddingService, Progress, embedder_identity
-from .errors import DatabaseBusyError, ImportFormatError, NotFoundError, SkillPermissionError, ValidationError
+from .errors import (
+    DatabaseBusyError, ImportFormatError, NotFoundError, SkillPermissionError, StorageFullError, StorageIOError,
+    ValidationError,
+)
 from .formats import json_format
 from .models import SOURCES, STATUSES, Skill, validate_id
 from .retrieval import Hit, Packing, Retriever
@@ -215,7 +218,7 @@ class SkillManager:
             ``<skill name="...">...</skill>`` blocks joined by blank lines; "" when
             nothing relevant fits. The skills served are counted as used; if the count
             cannot be written (file busy or read-only) a warning is logged and the
-            answer is still returned.
+            answer is still returned (also when the disk is full).
 
         Raises:
             ValidationError: for empty/oversized text or a budget that is not a
@@ -227,7 +230,7 @@ class SkillManager:
         packing = self.retriever.query(text, budget)
         try:
             self.store.record_usage(packing.served_skill_ids)
-        except (DatabaseBusyError, SkillPermissionError) as exc:
+        except (DatabaseBusyError, SkillPermissionError, StorageFullError, StorageIOError) as exc:
             # The answer matters more than the count; say so and serve it.
             _log.warning("query: usage of %s not recorded (%s)", packing.served_skill_ids, exc)
         return packing if explain else packing.text
