@@ -124,7 +124,8 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
-def filler_for(disk: Path):
+def filler_for(disk: Path, leave: int = 0):
+    """``fill()`` fills ``disk`` (but for ``leave`` bytes) for the time of a with block; ``free()`` empties it."""
     filler = disk / "filler"
 
     @contextmanager
@@ -136,6 +137,8 @@ def filler_for(disk: Path):
                     f.flush()
         except OSError:  # ENOSPC: the disk is full now
             pass
+        if leave:
+            os.truncate(filler, max(0, filler.stat().st_size - leave))
         yield
 
     def free():
@@ -230,3 +233,20 @@ def test_sqlite_vec_hiding_a_full_disk_is_still_a_full_disk(small_disk, tmp_path
         assert isinstance(translate(hidden, str(small_disk / "skills.db")), StorageFullError)
     free()
     assert translate(hidden, str(tmp_path / "skills.db")) is None  # plenty of space: another problem
+
+
+def test_no_room_for_the_0_1_3_backup(small_disk):
+    import shutil as sh
+
+    from test_upgrade_0_1_3 import FIXTURE, FixtureEmbed
+
+    old_db = small_disk / "old.db"
+    sh.copyfile(FIXTURE, old_db)
+    original = old_db.read_bytes()
+    fill, free = filler_for(small_disk, leave=48 * 1024)  # room to open it (-shm), not to copy it
+    with fill():
+        with pytest.raises(StorageFullError, match="backup"):
+            SkillManager(old_db, embed_fn=FixtureEmbed())
+    free()
+    assert old_db.read_bytes() == original
+    assert sorted(p.name for p in small_disk.iterdir()) == ["old.db"]  # no partial backup left

@@ -21,6 +21,7 @@ The old format itself is described in :mod:`skillvault.store.legacy`.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -34,7 +35,7 @@ import numpy as np
 from . import library
 from .embed.base import Embedder
 from .embed.service import PROBE_MIN_SIMILARITY, EmbeddingService, Progress, embedding_text
-from .errors import DatabaseBusyError, DatabaseFileError, SkillPermissionError, ValidationError
+from .errors import DatabaseBusyError, DatabaseFileError, SkillPermissionError, StorageFullError, ValidationError
 from .models import Chunk
 from .store import PreparedChunk, SQLiteStore, legacy
 from .store.connection import connect
@@ -204,8 +205,13 @@ def _copy_file(source: str, dest: str) -> None:
     """Copy the database file byte for byte (no other program has it open: no WAL to include)."""
     try:
         shutil.copy2(source, dest)
-    except BaseException:
+    except BaseException as exc:
         _remove_files(dest)
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            raise StorageFullError(
+                f"no room for the backup {dest!r} of {source!r} ({exc.strerror}); nothing was changed. "
+                "Free disk space there, or migrate to another disk with `skillvault migrate OLD.db --to NEW.db`"
+            ) from exc
         raise
 
 
