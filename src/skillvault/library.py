@@ -33,7 +33,7 @@ def prepare(skill: Skill, embeddings: EmbeddingService) -> tuple[Skill, list[Pre
         ValidationError: naming the bad field.
         EmbeddingError: if the embedder fails or returns unusable vectors.
     """
-    ready = _checked_copy(skill)
+    ready = checked_copy(skill)
     return ready, _embedded([ready], embeddings)[0]
 
 
@@ -47,7 +47,7 @@ def rename_prepared(skill: Skill, prepared: list[PreparedChunk], new_id: str) ->
     return renamed, [PreparedChunk(chunk, item.embed_hash, item.vector) for chunk, item in zip(renamed.chunks, prepared)]
 
 
-def _checked_copy(skill: Skill) -> Skill:
+def checked_copy(skill: Skill) -> Skill:
     """A validated copy of ``skill`` with real token counts."""
     ready = skill.copy().validate()
     counts = count_tokens_many([chunk.content for chunk in ready.chunks])
@@ -100,7 +100,7 @@ def register_many(
     ready = []
     for index, skill in enumerate(skills):
         try:
-            ready.append(_checked_copy(skill))
+            ready.append(checked_copy(skill))
         except ValidationError as exc:
             raise exc.within(f"skills[{index}]") from None
     # One embedding pass for everything: an API embedder gets full batches, not one

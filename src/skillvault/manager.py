@@ -12,11 +12,15 @@ from . import library, review
 from .embed.base import Embedder
 from .embed.recorded import MissingEmbedder
 from .embed.service import EmbeddingService, Progress, embedder_identity
-from .errors import DatabaseBusyError, ImportFormatError, NotFoundError, SkillPermissionError, ValidationError
+from .errors import (
+    DatabaseBusyError, ImportFormatError, NotFoundError, SkillPermissionError, StorageFullError, StorageIOError,
+    ValidationError,
+)
 from .formats import json_format
 from .models import SOURCES, STATUSES, Skill, validate_id
 from .retrieval import Hit, Packing, Retriever
 from .store import SQLiteStore
+from .upgrade import upgrade_if_legacy
 
 MODES = ("human", "agent")
 DEFAULT_AUTO_PROMOTE = {"usage": 5, "confidence": 0.9}
@@ -109,6 +113,7 @@ class SkillManager:
         self.draft_ttl_days = _check_ttl(draft_ttl_days)
         self.llm_fn = _make_llm(llm_fn, llm_config)
         embedder = make_embedder(embed_fn, embed_config)
+        upgrade_if_legacy(str(db_path), embedder, agent=(mode == "agent"))  # a skillvault 0.1.x file
         self.store = SQLiteStore(str(db_path), agent=(mode == "agent"))
         recorded, dim = self.store.embedder_record()
         if embed_fn is None and embed_config is None and recorded and embedder_identity(recorded) != embedder_identity(embedder.name):
@@ -216,7 +221,7 @@ class SkillManager:
             ``<skill name="...">...</skill>`` blocks joined by blank lines; "" when
             nothing relevant fits. The skills served are counted as used; if the count
             cannot be written (file busy or read-only) a warning is logged and the
-            answer is still returned.
+            answer is still returned (also when the disk is full).
 
         Raises:
             ValidationError: for empty/oversized text or a budget that is not a
@@ -228,7 +233,7 @@ class SkillManager:
         packing = self.retriever.query(text, budget)
         try:
             self.store.record_usage(packing.served_skill_ids)
-        except (DatabaseBusyError, SkillPermissionError) as exc:
+        except (DatabaseBusyError, SkillPermissionError, StorageFullError, StorageIOError) as exc:
             # The answer matters more than the count; say so and serve it.
             _log.warning("query: usage of %s not recorded (%s)", packing.served_skill_ids, exc)
         return packing if explain else packing.text

@@ -21,6 +21,7 @@ from types import ModuleType
 from urllib.parse import quote
 
 from ..errors import DatabaseFileError, ExtensionError
+from .db_errors import translate
 
 BUSY_TIMEOUT_MS = 5_000
 #: Functions of sqlean's bundled extensions that must never exist on our connections
@@ -111,6 +112,9 @@ def connect(path: str, read_only: bool = False) -> tuple[sqlite3.Connection, Dri
         except module.DatabaseError as exc:
             if conn is not None:
                 conn.close()
+            storage_error = translate(exc, path)  # a full disk or an I/O error is not a bad file
+            if storage_error is not None and "readonly" not in str(exc):
+                raise storage_error from None
             if path == ":memory:" or "unable to open" not in str(exc) or not os.path.isfile(path) or access == "immutable":
                 raise _cannot_open(path, exc) from None
             # A read-only folder or mount: no -shm file can be made beside the database.
@@ -127,13 +131,15 @@ def connect(path: str, read_only: bool = False) -> tuple[sqlite3.Connection, Dri
     conn.execute("PRAGMA foreign_keys = ON")
     if path != ":memory:" and access == "read-write":
         try:
-            conn.execute("PRAGMA journal_mode = WAL")
-        except module.OperationalError as exc:
-            if "readonly" not in str(exc):
-                raise
-            # A write-protected file or a read-only mount: serve it read-only.
+            conn.execute("PRAGMA journal_mode = WAL")  # writes the header of a new file
+        except module.DatabaseError as exc:
             conn.close()
-            return connect(path, read_only=True)
+            if "readonly" in str(exc):  # a write-protected file or a read-only mount: serve it read-only
+                return connect(path, read_only=True)
+            storage_error = translate(exc, path)
+            if storage_error is None:
+                raise
+            raise storage_error from None
         # In WAL mode NORMAL is durable against application crashes and only fsyncs at
         # checkpoints, which keeps small writes (usage counts) off the query path.
         conn.execute("PRAGMA synchronous = NORMAL")

@@ -10,7 +10,9 @@ from __future__ import annotations
 import sqlite3
 from typing import Callable
 
-from ..errors import SchemaVersionError
+from ..errors import LegacyDatabaseError, SchemaVersionError
+from .db_errors import rollback, translate
+from .legacy import LEGACY_RELEASE, is_legacy
 
 
 def _m001_initial(conn: sqlite3.Connection) -> None:
@@ -142,13 +144,21 @@ def migrate(conn: sqlite3.Connection, read_only: bool = False) -> int:
         The schema version after migrating.
 
     Raises:
-        SchemaVersionError: if the database is newer than this version of skillvault.
+        SchemaVersionError: if the database is newer than this version of skillvault, or
+            needs upgrading but is read-only.
+        LegacyDatabaseError: if it is a skillvault 0.1.x file (see :mod:`skillvault.upgrade`).
     """
     current = conn.execute("PRAGMA user_version").fetchone()[0]
     if current > len(MIGRATIONS):
         raise SchemaVersionError(
             f"the database has schema version {current} but this skillvault knows only "
             f"{len(MIGRATIONS)}; upgrade skillvault"
+        )
+    if current == 0 and is_legacy(conn):
+        raise LegacyDatabaseError(
+            f"the database was written by skillvault {LEGACY_RELEASE} (0.1.x format); upgrade it with "
+            "`skillvault migrate PATH` or skillvault.migrate(path), or open it with SkillManager in human "
+            "mode, which upgrades it in place and keeps a backup"
         )
     if read_only and current < len(MIGRATIONS):
         raise SchemaVersionError(
@@ -161,7 +171,10 @@ def migrate(conn: sqlite3.Connection, read_only: bool = False) -> int:
             MIGRATIONS[number](conn)
             conn.execute(f"PRAGMA user_version = {number + 1}")
             conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
+        except BaseException as exc:
+            rollback(conn)
+            translated = translate(exc, None)
+            if translated is not None:
+                raise translated from exc
             raise
     return len(MIGRATIONS)

@@ -18,9 +18,10 @@ from typing import Callable, Iterable, Iterator, Optional
 
 import numpy as np
 
-from ..errors import DatabaseBusyError, NotFoundError, SkillPermissionError, ValidationError
+from ..errors import NotFoundError, SkillPermissionError, ValidationError
 from ..models import Chunk, Skill, utc_now
 from .connection import DriverInfo, connect
+from .db_errors import rollback, translate
 from .guard import AGENT_ACTOR, GUARD_MESSAGE, install_reader_guard, install_writer_guard, is_guard_refusal
 from .migrations import MIGRATIONS, migrate
 from .records import ReviewRecords
@@ -113,7 +114,11 @@ class SQLiteStore(SearchIndex, ReviewRecords):
                 self._create_vocabulary()
                 install_reader_guard(self.conn, self._sql)
         else:
-            self.schema_version = migrate(self.conn, read_only=self.read_only)
+            try:
+                self.schema_version = migrate(self.conn, read_only=self.read_only)
+            except BaseException:
+                self.conn.close()
+                raise
             self._create_vocabulary()
 
     def _create_vocabulary(self) -> None:
@@ -132,8 +137,13 @@ class SQLiteStore(SearchIndex, ReviewRecords):
     def transaction(self) -> Iterator[None]:
         """Run the block in one write transaction; roll back on any exception.
 
+        SQLite's storage failures (disk full, I/O error, read-only file, lock held too
+        long) at BEGIN, in the block or at COMMIT are raised as the clear errors of
+        :func:`.db_errors.translate`; nothing of the transaction is kept then.
+
         Raises:
-            SkillPermissionError: on an agent's store (use :meth:`draft_transaction`).
+            SkillPermissionError: on an agent's store (use :meth:`draft_transaction`),
+                or a read-only file.
         """
         if self.agent and not self._is_draft_writer:
             raise SkillPermissionError(f"{GUARD_MESSAGE} (this connection is read-only)")
@@ -142,27 +152,21 @@ class SQLiteStore(SearchIndex, ReviewRecords):
         with self._lock:
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
-            except self._sql.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
-                    raise DatabaseBusyError(
-                        f"{self.path!r} is being written by another process ({exc}); try again"
-                    ) from exc
-                if "readonly" in str(exc):
-                    raise self._read_only_error() from exc
-                raise
+            except self._sql.Error as exc:
+                self._raise_storage_error(exc)
             try:
                 yield
+                self.conn.execute("COMMIT")
             except BaseException as exc:
-                if self.conn.in_transaction:  # SQLite may have rolled back by itself already
-                    self.conn.execute("ROLLBACK")
+                rollback(self.conn)  # SQLite may have rolled back already (e.g. after SQLITE_FULL)
                 self._pending.ops.clear()
                 self._pending_generation = None
-                if isinstance(exc, self._sql.OperationalError) and "readonly" in str(exc):
-                    raise self._read_only_error() from exc
-                if self.agent and is_guard_refusal(exc):
+                if self.agent and not isinstance(exc, SkillPermissionError) and is_guard_refusal(exc) \
+                        and "readonly" not in str(exc):
                     raise SkillPermissionError(f"{GUARD_MESSAGE} ({exc})") from exc
+                if isinstance(exc, self._sql.Error):
+                    self._raise_storage_error(exc)
                 raise
-            self.conn.execute("COMMIT")
             if self._pending_generation is not None:
                 # Our own commit: bring the loaded matrix up to date instead of reloading
                 # it, unless another connection also wrote since we loaded it.
@@ -171,6 +175,14 @@ class SQLiteStore(SearchIndex, ReviewRecords):
                 self._pending.apply(self._matrix)
                 self._matrix_generation = self._pending_generation
                 self._pending_generation = None
+
+    def _raise_storage_error(self, exc: Exception) -> None:
+        """Raise the clear error for an SQLite failure at BEGIN, in a transaction or at
+        COMMIT (disk full, I/O error, read-only, busy); re-raise ``exc`` for anything else."""
+        clear = self._read_only_error() if "readonly" in str(exc) else translate(exc, self.path)
+        if clear is None:
+            raise exc
+        raise clear from exc
 
     def _read_only_error(self) -> SkillPermissionError:
         return SkillPermissionError(
