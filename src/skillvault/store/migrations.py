@@ -15,6 +15,17 @@ from .db_errors import rollback, translate
 from .legacy import LEGACY_RELEASE, is_legacy
 
 
+def _usage_table(name: str) -> str:
+    """The statement creating a usage-count table (the human and the agent counts)."""
+    return f"""CREATE TABLE {name} (
+            skill_id TEXT PRIMARY KEY,
+            uses INTEGER NOT NULL DEFAULT 0,
+            helpful INTEGER NOT NULL DEFAULT 0,
+            unhelpful INTEGER NOT NULL DEFAULT 0,
+            last_used TEXT
+        )"""
+
+
 def _m001_initial(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     conn.execute(
@@ -97,15 +108,7 @@ def _m002_review(conn: sqlite3.Connection) -> None:
         )"""
     )
     conn.execute("CREATE INDEX audit_by_skill ON audit_log(skill_id, id)")
-    conn.execute(
-        """CREATE TABLE usage (
-            skill_id TEXT PRIMARY KEY,
-            uses INTEGER NOT NULL DEFAULT 0,
-            helpful INTEGER NOT NULL DEFAULT 0,
-            unhelpful INTEGER NOT NULL DEFAULT 0,
-            last_used TEXT
-        )"""
-    )
+    conn.execute(_usage_table("usage"))
     conn.execute("ALTER TABLE skills ADD COLUMN flags TEXT NOT NULL DEFAULT '[]'")
 
 
@@ -119,15 +122,7 @@ def _m003_agent_boundary(conn: sqlite3.Connection) -> None:
     )
     # Usage reported by agents is advisory and kept apart from usage counted by humans'
     # processes; agents cannot write the human counts at all.
-    conn.execute(
-        """CREATE TABLE agent_usage (
-            skill_id TEXT PRIMARY KEY,
-            uses INTEGER NOT NULL DEFAULT 0,
-            helpful INTEGER NOT NULL DEFAULT 0,
-            unhelpful INTEGER NOT NULL DEFAULT 0,
-            last_used TEXT
-        )"""
-    )
+    conn.execute(_usage_table("agent_usage"))
 
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial, _m002_review, _m003_agent_boundary]
