@@ -268,7 +268,7 @@ class Worker:
                        else "lock" if is_lock_error(exc) else "other")
             record = {"outcome": outcome, "error": f"{type(exc).__name__}: {exc}"}
             if outcome == "other":
-                record["traceback"] = traceback.format_exc(limit=8)
+                record["traceback"] = traceback.format_exc(limit=-6)
         record.update(op=kind, t0=t0, t1=time.time(), lo=audit_lo, hi=self.last_audit_id())
         warnings = self.trap.drain()
         if warnings:
