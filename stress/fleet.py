@@ -133,14 +133,15 @@ def fake_llm(text: str) -> dict:
     body = FAMILY_WORDS[family] if style == "near" else VARIANT_WORDS[family][variant]
     body = body + fillers.split(",")
     steps = [" ".join(body[i::3]) for i in range(3)]
-    confidence = 0.72 + int(hashlib.sha256(marker.encode()).hexdigest()[:4], 16) % 24 / 100
+    # 230 distinct values: the checker tells concurrent writes apart by the confidence in their audit entry
+    confidence = 0.72 + int(hashlib.sha256(marker.encode()).hexdigest()[:6], 16) % 230 / 1000
     return {
         "has_knowledge": True,
         "title": FAMILIES[family][variant],
         "playbook": "\n".join(f"{n}. {step}" for n, step in enumerate(steps, 1)) + f"\n\n{marker}",
         "examples": f"```\nrun {' '.join(body[:6])}\n```\n{marker}",
         "when_to_use": f"When {' '.join(body[6:12])} matters. {marker}",
-        "confidence": round(confidence, 2),
+        "confidence": round(confidence, 3),
         "dependencies": [],
     }
 
@@ -350,8 +351,9 @@ class Worker:
         return {"id": skill_id}
 
     def op_reopen(self) -> dict:
+        fresh = self.open()  # open first: if that fails, the old manager stays usable
         self.sm.close()
-        self.sm = self.open()
+        self.sm = fresh
         return {}
 
 
@@ -505,13 +507,14 @@ class Attribution:
                 if other is not None and other["lo"] < start:
                     return f"a concurrent {event.action} (started before this write committed)"
                 if event.action == "extract":
-                    return f"a later extraction of the same id (overwrote the {state} draft)"
+                    return f"a later extraction of the same id (overwrote the {STATE_NAMES[state]})"
                 if ack["op"] == "reject":
                     return f"a later {event.action}"
             state = {"reject": "rejected", "approve": "approved", "auto-promote": "approved"}.get(event.action, state)
         return "unexplained"
 
 
+STATE_NAMES = {"draft": "live draft", "rejected": "rejected draft", "approved": "draft id after its approval"}
 CONTENT_WRITES = ("merge", "extract", "approve", "auto-promote")
 STATUS_WRITES = CONTENT_WRITES + ("flag-conflict", "reject")
 
@@ -768,13 +771,16 @@ def main() -> int:
     if args.check_only:
         run = json.loads((folder / "run.json").read_text())
         return check(folder, db, run["workers"], run["seconds"])
+    if Path(db).exists():
+        raise SystemExit(f"{db} exists: give a new --dir, or --check-only to check it again")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "run.json").write_text(json.dumps(vars(args)))
     create_library(db)
     workers = launch(args, folder, db)
     wait_ready(folder, workers)
     started = time.time()
-    (folder / "go").write_text(str(started + args.seconds))
+    (folder / "go.tmp").write_text(str(started + args.seconds))
+    (folder / "go.tmp").rename(folder / "go")  # atomically: workers read it as soon as it exists
     for worker in workers:
         try:
             worker.wait(timeout=max(1.0, started + args.seconds + 120 - time.time()))
@@ -785,6 +791,7 @@ def main() -> int:
     code = check(folder, db, args.workers, args.seconds)
     if not args.keep and not args.dir:
         shutil.rmtree(folder, ignore_errors=True)
+        print("(working folder removed; --keep or --dir keeps the database and the worker logs)")
     return code
 
 

@@ -451,8 +451,10 @@ def main() -> int:
         CHILDREN[args.child](args, Progress(Path(args.progress)))
         return 0
     folder = Path(args.dir or tempfile.mkdtemp(prefix="skillvault-kill9-"))
-    folder.mkdir(parents=True, exist_ok=True)
     db = str(folder / "kill9.db")
+    if Path(db).exists():
+        raise SystemExit(f"{db} exists: give a new --dir")
+    folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(args.seed)
     expected = Expected(per_file=args.skills)
     started = time.time()
