@@ -87,40 +87,46 @@ FAMILIES = [
 SHARED_IDS = [f"shared-{i}" for i in range(6)]
 
 
+#: Every 10 s the titles get a new generation suffix (" g3") and new bodies: fresh
+#: titles keep arriving, so slug races between new drafts (and between approvals of
+#: drafts no canonical skill has yet) happen all through the run, not only at its start.
+GENERATION_SECONDS = 10
+SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
+
+
 def _word_pool(count: int, seed: int = 1234) -> list[str]:
+    """Distinct made-up words of three syllables."""
     rng = random.Random(seed)
-    syllables = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
-    words: list[str] = []
-    seen: set[str] = set()
+    words: dict[str, None] = {}
     while len(words) < count:
-        word = "".join(rng.choice(syllables) for _ in range(3))
-        if word not in seen:
-            seen.add(word)
-            words.append(word)
-    return words
+        words["".join(rng.choice(SYLLABLES) for _ in range(3))] = None
+    return list(words)
 
 
-_POOL = _word_pool(24 * len(FAMILIES) * 6 + 400)
-FAMILY_WORDS = [_POOL[24 * f : 24 * f + 24] for f in range(len(FAMILIES))]
-_VARIANT_START = 24 * len(FAMILIES)
-VARIANT_WORDS = [
-    [_POOL[_VARIANT_START + 24 * (5 * f + v) : _VARIANT_START + 24 * (5 * f + v) + 24] for v in range(5)]
-    for f in range(len(FAMILIES))
-]
-_REST = _POOL[24 * len(FAMILIES) * 6 :]
-REGISTER_WORDS, FILLER_WORDS = _REST[:300], _REST[300:]
+REGISTER_WORDS, FILLER_WORDS = _word_pool(300), _word_pool(100, seed=99)
 
 
-def conversation(family: int, variant: int, style: str, marker: str, rng: random.Random) -> str:
+def body_words(family: int, variant: int, style: str, generation: int) -> list[str]:
+    """24 words (four syllables, so never a register or filler word) of a body: shared by
+    every title of a family ("near": they should merge), or one title's own ("distinct")."""
+    rng = random.Random(f"{family}/{variant if style == 'distinct' else 'near'}/{generation}")
+    return ["".join(rng.choice(SYLLABLES) for _ in range(4)) for _ in range(24)]
+
+
+def title(family: int, variant: int, generation: int) -> str:
+    return f"{FAMILIES[family][variant]} g{generation}"
+
+
+def conversation(family: int, variant: int, style: str, generation: int, marker: str, rng: random.Random) -> str:
     """A conversation the fake LLM turns into one knowledge dict (see :func:`fake_llm`)."""
     fillers = ",".join(rng.sample(FILLER_WORDS, 2))
     return (
         f"user: how do I handle {FAMILIES[family][0]}?\n"
-        f"assistant: SPEC f={family} v={variant} s={style} m={marker} x={fillers}\n"
+        f"assistant: SPEC f={family} v={variant} s={style} g={generation} m={marker} x={fillers}\n"
     )
 
 
-_SPEC = re.compile(r"SPEC f=(\d+) v=(\d+) s=(\w+) m=(\S+) x=(\S+)")
+_SPEC = re.compile(r"SPEC f=(\d+) v=(\d+) s=(\w+) g=(\d+) m=(\S+) x=(\S+)")
 
 
 def fake_llm(text: str) -> dict:
@@ -128,16 +134,15 @@ def fake_llm(text: str) -> dict:
     match = _SPEC.search(text)
     if not match:
         return {"has_knowledge": False}
-    family, variant, style, marker, fillers = match.groups()
-    family, variant = int(family), int(variant)
-    body = FAMILY_WORDS[family] if style == "near" else VARIANT_WORDS[family][variant]
-    body = body + fillers.split(",")
+    family, variant, style, generation, marker, fillers = match.groups()
+    family, variant, generation = int(family), int(variant), int(generation)
+    body = body_words(family, variant, style, generation) + fillers.split(",")
     steps = [" ".join(body[i::3]) for i in range(3)]
     # 230 distinct values: the checker tells concurrent writes apart by the confidence in their audit entry
     confidence = 0.72 + int(hashlib.sha256(marker.encode()).hexdigest()[:6], 16) % 230 / 1000
     return {
         "has_knowledge": True,
-        "title": FAMILIES[family][variant],
+        "title": title(family, variant, generation),
         "playbook": "\n".join(f"{n}. {step}" for n, step in enumerate(steps, 1)) + f"\n\n{marker}",
         "examples": f"```\nrun {' '.join(body[:6])}\n```\n{marker}",
         "when_to_use": f"When {' '.join(body[6:12])} matters. {marker}",
@@ -231,6 +236,7 @@ class Worker:
         self.own_ids: list[str] = []
         self.known_ids: list[str] = list(SHARED_IDS)
         self.last_prompt_hash: Optional[str] = None
+        self.started = time.time()
         self.sm = self.open()
 
     def open(self) -> SkillManager:
@@ -249,7 +255,8 @@ class Worker:
             self.known_ids.append(skill_id)
             del self.known_ids[:-200]
 
-    def run(self, deadline: float) -> None:
+    def run(self, started: float, deadline: float) -> None:
+        self.started = started
         ops = self.AGENT_OPS if self.mode == "agent" else self.HUMAN_OPS
         kinds, weights = list(ops), list(ops.values())
         while time.time() < deadline:
@@ -305,11 +312,15 @@ class Worker:
         style = "near" if self.rng.random() < 0.5 else "distinct"
         marker = self.marker("e")
         self.last_prompt_hash = None
-        text = conversation(family, variant, style, marker, self.rng)
+        text = conversation(family, variant, style, self.generation(), marker, self.rng)
+        answer = fake_llm(text)
         draft_id = self.sm.extract(text)
         self.remember(draft_id)
-        return {"id": draft_id, "marker": marker, "hash": self.last_prompt_hash, "title": FAMILIES[family][variant],
-                "style": style, "confidence": fake_llm(text)["confidence"]}
+        return {"id": draft_id, "marker": marker, "hash": self.last_prompt_hash, "title": answer["title"],
+                "style": style, "confidence": answer["confidence"]}
+
+    def generation(self) -> int:
+        return int(max(0.0, time.time() - self.started) / GENERATION_SECONDS)
 
     def pick_draft(self) -> Optional[Skill]:
         queue = self.sm.review_queue()
@@ -332,7 +343,8 @@ class Worker:
         return {"draft": draft.id, "reason": reason}
 
     def op_query(self) -> dict:
-        vocabulary = self.rng.choice(FAMILY_WORDS + [REGISTER_WORDS])
+        family, generation = self.rng.randrange(len(FAMILIES)), self.rng.randint(0, self.generation())
+        vocabulary = self.rng.choice([body_words(family, 0, "near", generation), REGISTER_WORDS])
         text = self.sm.query("how to " + " ".join(self.rng.sample(vocabulary, 4)), budget=self.rng.choice((200, 800)))
         served = [skill_id for skill_id, _body in _BLOCK.findall(text)]
         return {"served": len(served), "torn": torn_blocks(text)}
@@ -363,8 +375,8 @@ def worker_main(args: argparse.Namespace) -> None:
     go = Path(args.go)
     while not go.exists():
         time.sleep(0.05)
-    time.sleep(0.01)
-    worker.run(float(go.read_text()))
+    started, deadline = map(float, go.read_text().split())
+    worker.run(started, deadline)
 
 
 # ---------------------------------------------------------------------- checker
@@ -779,7 +791,7 @@ def main() -> int:
     workers = launch(args, folder, db)
     wait_ready(folder, workers)
     started = time.time()
-    (folder / "go.tmp").write_text(str(started + args.seconds))
+    (folder / "go.tmp").write_text(f"{started} {started + args.seconds}")
     (folder / "go.tmp").rename(folder / "go")  # atomically: workers read it as soon as it exists
     for worker in workers:
         try:
