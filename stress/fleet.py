@@ -10,9 +10,9 @@ Each worker opens its own ``SkillManager`` on the same file and, until the deadl
 mixes (human mode) register / extract / approve / reject / query / get / record_usage /
 reopen, or (agent mode, ``mode="agent"``) query / extract. ``extract`` uses a
 deterministic fake ``llm_fn``: the conversation names a title family and a body; the
-titles of one family slug alike ("X1 Beta", "x1-beta", "x1 beta!", ...) and bodies are
-either near-duplicates (they should merge) or distinct (they should become separate
-drafts). Every piece of content carries a marker ``NONCE-<kind>-<worker>-<n>``, the same
+titles of one family slug alike ("X1 Beta g3", "x1-beta g3", "x1 beta! g3", ...) and
+bodies are either near-duplicates (they should merge) or distinct (they should become
+separate drafts); every 10 s a new generation ("g4") brings new titles and bodies. Every piece of content carries a marker ``NONCE-<kind>-<worker>-<n>``, the same
 in every chunk of one write. Each worker logs every operation, with what was
 acknowledged (returned id, marker, provenance hash), to ``worker-<i>.jsonl``.
 

@@ -11,7 +11,7 @@ with SIGKILL after a random delay (uniform over about two operations' time):
 * ``import``  — ``sm.import_`` of JSON files of a few hundred new skills (``--skills``);
 * ``reindex`` — ``skillvault.reindex`` switching between two embedders of the same width;
 * ``approve`` — ``sm.approve`` of the oldest draft, over and over (the parent extracts
-  new drafts with a fake ``llm_fn`` when fewer than 20 are left).
+  new drafts with a fake ``llm_fn`` when fewer than 40 are left).
 
 The child notes on a progress file when each operation starts and returns, so the
 parent knows what was acknowledged and what was in flight. After each kill the parent
@@ -61,7 +61,7 @@ from skillvault.models import Chunk, Skill  # noqa: E402
 from skillvault.tokens import count_tokens  # noqa: E402
 
 OPERATIONS = ("import", "reindex", "approve")
-MIN_DRAFTS = 20
+MIN_DRAFTS = 40
 VECTOR_SAMPLE = 300
 
 # ---------------------------------------------------------------------- content
@@ -235,12 +235,12 @@ def run_child(round_: Round, args: argparse.Namespace, folder: Path, db: str, ex
                "--round", str(round_.number), "--progress", str(progress), "--folder", str(folder),
                "--skills", str(args.skills)]
     child = subprocess.Popen(command, stdout=stderr, stderr=subprocess.STDOUT)
-    limit = time.time() + 120
-    while not (progress.exists() and b"ready" in progress.read_bytes()):
-        if child.poll() is not None or time.time() > limit:
-            break
-        time.sleep(0.02)
-    time.sleep(round_.delay)
+    limit, ready = time.time() + 120, None
+    while ready is None and child.poll() is None and time.time() < limit:
+        lines = progress.read_text().split("\n") if progress.exists() else []
+        ready = next((float(line.split()[0]) for line in lines if line.endswith(" ready")), None)
+        time.sleep(0.002)
+    time.sleep(max(0.0, (ready or time.time()) + round_.delay - time.time()))  # the delay counts from "ready"
     if child.poll() is None:
         os.kill(child.pid, signal.SIGKILL)
     else:
