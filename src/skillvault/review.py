@@ -125,10 +125,11 @@ def reject(store: SQLiteStore, draft_id: str, reason: str, reviewer: Optional[st
     Raises:
         NotFoundError, ValidationError: unknown id, not a draft, or an empty reason.
     """
-    draft = _draft(store, draft_id)
+    _draft(store, draft_id)
     reason = _check_reason(reason, "reason", required=True)
     actor = _check_reason(reviewer, "reviewer", required=False) or HUMAN
     with store.transaction():
+        draft = _draft(store, draft_id)  # again inside: another process may have handled it
         store.change_status(draft.id, "rejected", flags=draft.flags + [f"rejected: {reason}"])
         store.add_audit(actor, "reject", draft.id, reason=reason)
 
@@ -154,10 +155,11 @@ def restore(store: SQLiteStore, skill_id: str) -> str:
     Raises:
         NotFoundError: no such skill. ValidationError: it is not archived.
     """
-    skill = _skill_in_status(store, skill_id, "archived", "skill_id", "archived")
-    status = "draft" if skill.source == "extracted" and skill.id.startswith("draft::") else "canonical"
-    flags = [flag for flag in skill.flags if not flag.startswith("expired")]
+    _skill_in_status(store, skill_id, "archived", "skill_id", "archived")
     with store.transaction():
+        skill = _skill_in_status(store, skill_id, "archived", "skill_id", "archived")  # still, inside
+        status = "draft" if skill.source == "extracted" and skill.id.startswith("draft::") else "canonical"
+        flags = [flag for flag in skill.flags if not flag.startswith("expired")]
         store.change_status(skill_id, status, flags=flags)
         store.add_audit(HUMAN, "restore", skill_id, details={"status": status})
     return status

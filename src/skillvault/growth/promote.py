@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import review
 from ..embed.service import EmbeddingService
+from ..errors import NotFoundError, ValidationError
 from ..models import Skill, utc_now
 from ..store import SQLiteStore
 from .extract import REVISION_SIMILARITY, same_title
@@ -79,25 +80,40 @@ def promote_ready_drafts(
             continue
         reason = conflict_reason(store, embeddings, draft)
         if reason:
-            flag = f"conflict: {reason}"
-            if flag not in draft.flags:
-                with store.transaction():
-                    store.change_status(draft.id, "draft", flags=draft.flags + [flag])
-                    store.add_audit(AUTO_PROMOTER, "flag-conflict", draft.id, reason=reason)
+            _flag_conflict(store, draft.id, reason)
             continue
         note = f"usage {uses} >= {thresholds['usage']}, confidence {draft.confidence:.2f} >= {thresholds['confidence']}"
-        promoted.append(review.approve(store, embeddings, draft.id, reviewer=AUTO_PROMOTER, note=note, action="auto-promote"))
+        try:
+            promoted.append(review.approve(store, embeddings, draft.id, reviewer=AUTO_PROMOTER, note=note, action="auto-promote"))
+        except (NotFoundError, ValidationError) as exc:  # another process approved or rejected it meanwhile
+            log.info("auto-promotion of %s skipped: %s", draft.id, exc)
+            continue
         log.info("auto-promoted %s (%s)", draft.id, note)
     return promoted
+
+
+def _flag_conflict(store: SQLiteStore, draft_id: str, reason: str) -> None:
+    """Flag a draft that may not be promoted, if it is still a draft without that flag."""
+    flag = f"conflict: {reason}"
+    with store.transaction():
+        current = store.get_skill(draft_id)  # read inside: another process may have handled it
+        if current is None or current.status != "draft" or flag in current.flags:
+            return
+        store.change_status(draft_id, "draft", flags=current.flags + [flag])
+        store.add_audit(AUTO_PROMOTER, "flag-conflict", draft_id, reason=reason)
 
 
 def expire_drafts(store: SQLiteStore, ttl_days: float) -> list[str]:
     """Archive drafts untouched for ``ttl_days``; returns their ids (restore brings them back)."""
     cutoff = utc_now() - timedelta(days=ttl_days)
     expired = store.skill_ids_untouched_since("draft", cutoff)
+    archived = []
     for draft_id in expired:
-        draft = store.get_skill(draft_id)
         with store.transaction():
+            draft = store.get_skill(draft_id)  # read inside: another process may have handled it
+            if draft is None or draft.status != "draft":
+                continue
             store.change_status(draft_id, "archived", flags=draft.flags + [f"expired: untouched for {ttl_days:g} days"])
             store.add_audit(MAINTENANCE, "expire", draft_id, reason=f"untouched for {ttl_days:g} days")
-    return expired
+            archived.append(draft_id)
+    return archived

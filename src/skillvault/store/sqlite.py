@@ -565,14 +565,15 @@ class SQLiteStore(SearchIndex, ReviewRecords):
         return found
 
     def get_skill(self, skill_id: str) -> Optional[Skill]:
-        """Return the skill with its chunks (in order), or None."""
-        row = self.conn.execute(f"SELECT {_SKILL_COLUMNS} FROM skills WHERE id = ?", (skill_id,)).fetchone()
-        if row is None:
-            return None
-        return self._skills_from_rows([row])[0]
+        """Return the skill with its chunks (in order), or None; read from one snapshot."""
+        with self.snapshot():
+            row = self.conn.execute(f"SELECT {_SKILL_COLUMNS} FROM skills WHERE id = ?", (skill_id,)).fetchone()
+            if row is None:
+                return None
+            return self._skills_from_rows([row])[0]
 
     def list_skills(self, status: Optional[str] = None, source: Optional[str] = None) -> list[Skill]:
-        """Return skills (with chunks), filtered by status and/or source, oldest first."""
+        """Return skills (with chunks), filtered by status and/or source, oldest first (one snapshot)."""
         sql = f"SELECT {_SKILL_COLUMNS} FROM skills WHERE 1=1"
         params: list[str] = []
         if status is not None:
@@ -581,8 +582,9 @@ class SQLiteStore(SearchIndex, ReviewRecords):
         if source is not None:
             sql += " AND source = ?"
             params.append(source)
-        rows = self.conn.execute(sql + " ORDER BY created_at, id", params).fetchall()
-        return self._skills_from_rows(rows)
+        with self.snapshot():
+            rows = self.conn.execute(sql + " ORDER BY created_at, id", params).fetchall()
+            return self._skills_from_rows(rows)
 
     def skill_names(self, status: str) -> list[tuple[str, str]]:
         """Return ``(id, name)`` of every skill in ``status`` (no chunks loaded)."""
