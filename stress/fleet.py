@@ -617,9 +617,15 @@ def duplicate_draft_ids(lib: Library) -> list[Finding]:
 
 
 def canonical_collisions(lib: Library) -> list[Finding]:
-    """Consecutive versions of one canonical id with different names: an id was reused."""
+    """Consecutive versions of one canonical id with different names: an id was reused.
+
+    Drafts keep versions too (the text a merge replaced), and a merge may bring a title
+    that slugs alike; only non-draft ids are checked.
+    """
     found = []
     for skill_id, kept in lib.versions.items():
+        if skill_id.startswith("draft::"):
+            continue
         numbers = sorted(kept)
         for before, after in zip(numbers, numbers[1:]):
             old, new = kept[before], kept[after]
