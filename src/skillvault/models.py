@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from .errors import ValidationError
+from .metadata import check_metadata
 
 #: Life-cycle states. Only ``canonical`` skills are served by ``query``.
 STATUSES = ("canonical", "draft", "archived", "rejected")
@@ -240,12 +241,7 @@ class Skill:
             raise ValidationError("skill.version", "must be an integer >= 1")
         if self.revises is not None:
             validate_id(self.revises, "skill.revises")
-        if not isinstance(self.metadata, dict):
-            raise ValidationError("skill.metadata", "must be a dict")
-        try:
-            json.dumps(self.metadata)
-        except (TypeError, ValueError) as exc:
-            raise ValidationError("skill.metadata", f"must be JSON-serialisable ({exc})") from None
+        check_metadata(self.metadata, "skill.metadata")
         if not isinstance(self.chunks, list):
             raise ValidationError("skill.chunks", "must be a list of Chunk")
         if not self.chunks:
