@@ -82,14 +82,14 @@ def test_front_matter_over_the_byte_limit(tmp_path):
 @pytest.mark.parametrize("nested", ["[" * 3000 + "]" * 3000, "{a: " * 3000 + "1" + "}" * 3000])
 def test_deep_front_matter_nesting_is_an_import_error(tmp_path, nested):
     folder = skill_folder(tmp_path, "deep", f"x: {nested}\n")
-    with pytest.raises(ImportFormatError, match=r"SKILL\.md:4: .*nests deeper than 32 levels"):
+    with pytest.raises(ImportFormatError, match=r"SKILL\.md:4: .*nests deeper than 20 levels"):
         read_skill_folder(folder)
 
 
 def test_front_matter_nesting_up_to_the_limit_is_read(tmp_path):
-    folder = skill_folder(tmp_path, "ok", "x: " + "[" * 31 + "1" + "]" * 31 + "\n")
+    folder = skill_folder(tmp_path, "ok", "x: " + "[" * 19 + "1" + "]" * 19 + "\n")
     value = read_skill_folder(folder).metadata["agent_skill"]["extra"]["x"]
-    for _ in range(31):
+    for _ in range(19):
         value = value[0]
     assert value == 1
 
@@ -130,18 +130,18 @@ def test_deep_json_nesting_is_an_import_error_naming_the_file(sm, tmp_path, dept
 
 def test_json_metadata_nesting_over_the_limit(sm, tmp_path):
     path = tmp_path / "nest.json"
-    path.write_text(json.dumps(one_skill(metadata={"x": json.loads("[" * 45 + "]" * 45)})))
-    with pytest.raises(ImportFormatError, match=r"nest\.json: skills\[0\]\.metadata.*nests deeper than 40 levels"):
+    path.write_text(json.dumps(one_skill(metadata={"x": json.loads("[" * 40 + "]" * 40)})))
+    with pytest.raises(ImportFormatError, match=r"nest\.json: skills\[0\]\.metadata: is nested more than 32 levels"):
         sm.import_(path)
 
 
 def test_json_metadata_over_the_size_limit(sm, tmp_path, monkeypatch):
-    from skillvault import metadata
+    from skillvault import models
 
-    monkeypatch.setattr(metadata, "MAX_METADATA_BYTES", 5_000)
+    monkeypatch.setattr(models, "MAX_METADATA_CHARS", 5_000)
     path = tmp_path / "meta.json"
     path.write_text(json.dumps(one_skill(metadata={"blob": "x" * 6_000})))
-    with pytest.raises(ImportFormatError, match=r"meta\.json: skills\[0\]\.metadata: is \d+ bytes as JSON; the limit is 5000"):
+    with pytest.raises(ImportFormatError, match=r"meta\.json: skills\[0\]\.metadata: is larger than 5000 characters"):
         sm.import_(path)
     assert sm.list() == []
 
@@ -238,7 +238,7 @@ def test_register_and_export_agree_with_import_on_names(sm, tmp_path, name):
                   metadata={"agent_skill": {"files": {name: "pwned"}}})
     with pytest.raises(ValidationError, match=r"files"):
         skill.validate()
-    with pytest.raises(ImportFormatError, match="escapes|overwrite|characters|control|surrogate|non-empty"):
+    with pytest.raises(ImportFormatError, match="escapes|overwrite|characters|control|Unicode|non-empty"):
         write_skill_folder(skill, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
@@ -322,3 +322,11 @@ def test_export_does_not_write_through_links_in_the_output_folder(tmp_path):
             write_skill_folder(skill, out.parent)
     assert outside.read_text() == "keep me"
     assert not (tmp_path / "run.sh").exists()
+
+
+def test_null_values_in_metadata_and_front_matter_are_kept(tmp_path):
+    """JSON null / YAML ~ is JSON data (a regression of the strict metadata check)."""
+    skill = Skill(id="n", chunks=[Chunk(id="n::a", content="t")], metadata={"k": None, "l": [None]}).validate()
+    assert skill.metadata == {"k": None, "l": [None]}
+    folder = skill_folder(tmp_path, "nul", "license: ~\n")
+    assert read_skill_folder(folder).metadata["agent_skill"]["license"] is None

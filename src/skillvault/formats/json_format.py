@@ -2,8 +2,7 @@
 
 Files given to :func:`load_skills` are untrusted: they are read only up to
 :data:`MAX_JSON_FILE_BYTES`, nested at most :data:`MAX_JSON_DEPTH` levels, and every
-skill is validated (its metadata bounded by :mod:`skillvault.metadata`) before any is
-returned.
+skill is validated (text, numbers, metadata and bundled files) before any is returned.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import Union
 
 from ..errors import ImportFormatError, ValidationError
-from ..metadata import nested_values
+from ..validation import nesting_depth
 from ..models import Skill
 
 FORMAT_VERSION = 1
@@ -51,7 +50,7 @@ def load_skills(path: Union[str, Path]) -> list[Skill]:
                 size = max(path.stat().st_size, len(raw))
                 raise ImportFormatError(f"{path}: is {size} bytes; the limit is {MAX_JSON_FILE_BYTES}; "
                                         "split the library into several files")
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte order mark is allowed
     except (OSError, UnicodeDecodeError) as exc:
         raise ImportFormatError(f"{path}: cannot read it ({exc})") from None
     try:
@@ -63,11 +62,9 @@ def load_skills(path: Union[str, Path]) -> list[Skill]:
                                 f"{MAX_JSON_DEPTH} levels") from None
     except ValueError as exc:  # e.g. an integer of more than 4300 digits
         raise ImportFormatError(f"{path}: holds a value that cannot be read ({exc})") from None
-    try:
-        for _ in nested_values(data, MAX_JSON_DEPTH, "document"):
-            pass
-    except ValidationError as exc:
-        raise ImportFormatError(f"{path}: {exc}") from None
+    if nesting_depth(data, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise ImportFormatError(f"{path}: nests objects or arrays more than {MAX_JSON_DEPTH} levels deep; "
+                                "flatten it")
     if isinstance(data, dict) and "skills" in data:
         items = data["skills"]
     elif isinstance(data, list):

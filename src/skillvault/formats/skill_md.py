@@ -42,7 +42,7 @@ What a read skill keeps in ``Skill.metadata["agent_skill"]`` (all JSON-serialisa
     bundled files whose content was not kept (``{"path", "bytes", "reason"}``): files
     over :data:`MAX_BUNDLED_FILE_BYTES`, beyond :data:`MAX_BUNDLED_TOTAL_BYTES` or
     :data:`MAX_BUNDLED_FILES` in all, deeper than :data:`MAX_BUNDLED_DEPTH` folders,
-    with a name :func:`skillvault.metadata.check_bundled_name` refuses, or symbolic
+    with a name :func:`skillvault.bundle.check_bundled_name` refuses, or symbolic
     links. An export cannot write them back.
 
 Hidden files and folders (name starting with ``.``) and ``__pycache__`` folders are not
@@ -72,7 +72,7 @@ from typing import Any, Optional, Union
 import yaml
 
 from ..errors import ImportFormatError, ValidationError
-from ..metadata import (
+from ..bundle import (
     MAX_BUNDLED_FILE_BYTES,
     MAX_BUNDLED_FILES,
     MAX_BUNDLED_TOTAL_BYTES,
@@ -104,12 +104,13 @@ SKILL_FILE = "SKILL.md"
 MAX_SKILL_MD_BYTES = 5_000_000
 #: Largest front matter (the YAML between the ``---`` lines), in UTF-8 bytes.
 MAX_FRONT_MATTER_BYTES = 64 * 1024
-#: Deepest nesting of mappings and lists in the front matter (the top mapping is level 1).
-MAX_FRONT_MATTER_DEPTH = 32
+#: Deepest nesting of mappings and lists in the front matter (the top mapping is level 1);
+#: kept under ``skillvault.models.MAX_METADATA_DEPTH`` with room for ``agent_skill.extra``.
+MAX_FRONT_MATTER_DEPTH = 20
 #: Deepest folder inside a skill folder whose files are bundled (``a/b/c.txt`` is 2 deep).
 MAX_BUNDLED_DEPTH = 16
 # MAX_BUNDLED_FILE_BYTES, MAX_BUNDLED_TOTAL_BYTES and MAX_BUNDLED_FILES (most files kept;
-# later ones are listed in omitted_files, up to as many again) come from skillvault.metadata.
+# later ones are listed in omitted_files, up to as many again) come from skillvault.bundle.
 #: Spec limits.
 MAX_NAME_CHARS = 64
 MAX_DESCRIPTION_CHARS = 1024
@@ -802,7 +803,7 @@ def write_skill_folder(skill: Skill, parent_dir: Union[str, Path]) -> Path:
 
     Raises:
         ImportFormatError: if the bundled files fail
-            :func:`skillvault.metadata.check_bundled_files` (a name that is absolute,
+            :func:`skillvault.bundle.check_bundled_files` (a name that is absolute,
             contains ``..``, would land on SKILL.md, ...; an entry that is not a string
             or ``{"base64": str}``; over the size limits), or a file would land outside
             the skill folder through a symbolic link already there.
