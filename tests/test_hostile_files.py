@@ -330,3 +330,33 @@ def test_null_values_in_metadata_and_front_matter_are_kept(tmp_path):
     assert skill.metadata == {"k": None, "l": [None]}
     folder = skill_folder(tmp_path, "nul", "license: ~\n")
     assert read_skill_folder(folder).metadata["agent_skill"]["license"] is None
+
+
+def test_lone_surrogates_in_a_json_file_are_an_import_error(sm, tmp_path):
+    path = tmp_path / "sur.json"
+    path.write_text('{"id": "s", "description": "bad \\udc00 text", "chunks": [{"id": "s::a", "content": "t"}]}')
+    with pytest.raises(ImportFormatError, match=r"sur\.json: skills\[0\]\.description: holds a lone surrogate"):
+        sm.import_(path)
+    assert sm.list() == []
+
+
+@pytest.mark.parametrize(
+    "front, message",
+    [
+        ('license: "MIT \\ud800"\n', "lone surrogate"),
+        ("blob: !!binary aGVsbG8=\n", "got bytes"),
+        ("n: .inf\n", "not a JSON number"),
+        ("n: 0x" + "f" * 40 + "\n", "outside the 64-bit integer range"),
+        ("m: {1: a}\n", "keys must be strings"),
+    ],
+)
+def test_front_matter_values_that_are_not_plain_data_name_their_line(tmp_path, front, message):
+    folder = skill_folder(tmp_path, "plain", front)
+    with pytest.raises(ImportFormatError, match=r"SKILL\.md:4: front matter.*" + message):
+        read_skill_folder(folder)
+
+
+def test_control_character_in_front_matter_names_its_line(tmp_path):
+    folder = skill_folder(tmp_path, "ctl", "license: a\x1fb\n")  # found by test_properties_files
+    with pytest.raises(ImportFormatError, match=r"SKILL\.md:4: front matter is not valid YAML \(character 0x001f"):
+        read_skill_folder(folder)

@@ -71,7 +71,6 @@ from typing import Any, Optional, Union
 
 import yaml
 
-from ..errors import ImportFormatError, ValidationError
 from ..bundle import (
     MAX_BUNDLED_FILE_BYTES,
     MAX_BUNDLED_FILES,
@@ -79,7 +78,9 @@ from ..bundle import (
     check_bundled_files,
     check_bundled_name,
 )
+from ..errors import ImportFormatError, ValidationError
 from ..models import MAX_NAME_LENGTH, MAX_SECTION_LENGTH, Chunk, Skill, slugify, validate_id
+from ..validation import json_data
 
 __all__ = [
     "read_skill_folder",
@@ -191,7 +192,12 @@ _FrontMatterLoader.yaml_implicit_resolvers = {
 
 def _load_front_matter(text: str, path: Path) -> tuple[Any, dict[str, int]]:
     """Parse front-matter YAML; return (data, {top-level key: file line})."""
-    loader = _FrontMatterLoader(text)
+    try:
+        loader = _FrontMatterLoader(text)  # its reader refuses control characters at once
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 2  # +1 for 1-based, +1 for the '---' line
+        raise _error(path, line, f"front matter is not valid YAML (character {exc.character:#06x} is "
+                     "not allowed; remove it)") from None
     try:
         node = loader.get_single_node()
         key_lines: dict[str, int] = {}
@@ -482,11 +488,13 @@ def _parse_front_matter(lines: list[str], path: Path) -> tuple[Any, dict[str, in
             raise _error(path, 2, f"front matter must be a YAML mapping, got {type(data).__name__}")
         if not all(isinstance(key, str) for key in data):
             raise _error(path, 1, "front-matter keys must be strings")
-        try:
-            json.dumps(data, allow_nan=False)
-        except (TypeError, ValueError):
-            raise _error(path, 1, "front matter holds values that are not plain YAML "
-                         "(strings, numbers, booleans, lists, mappings)") from None
+        for key, value in data.items():  # one key at a time, so the error has its line
+            try:
+                json_data({key: value}, "front matter", MAX_FRONT_MATTER_DEPTH, MAX_FRONT_MATTER_BYTES,
+                          MAX_FRONT_MATTER_BYTES)
+            except ValidationError as exc:
+                raise _error(path, key_lines.get(key, 1), f"{exc}; front matter holds plain YAML: "
+                             "text, numbers, booleans, null, lists and mappings with text keys") from None
     return data, key_lines, body, body_first_line, newline, close
 
 
