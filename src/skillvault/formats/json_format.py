@@ -43,6 +43,8 @@ def load_skills(path: Union[str, Path]) -> list[Skill]:
             returned partially.
     """
     path = Path(path)
+    if not path.is_file():  # a FIFO or device could block or never end
+        raise ImportFormatError(f"{path}: is not a regular file; give a JSON file")
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_JSON_FILE_BYTES + 1)
