@@ -7,6 +7,7 @@ import os
 from types import ModuleType
 from typing import Any
 
+from . import validation
 from .errors import SkillVaultError, ValidationError
 
 #: ``{key: (accepted types, what is wanted, for the error message)}``; bools never pass.
@@ -15,11 +16,7 @@ ConfigTable = dict[str, tuple[tuple[type, ...], str]]
 
 def check_int(field: str, value: object, minimum: int, optional: bool = False) -> None:
     """Raise ValidationError unless ``value`` is an int >= ``minimum`` (or None if optional)."""
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        allowed = f"an integer >= {minimum}" + (" or None" if optional else "")
-        raise ValidationError(field, f"must be {allowed}, got {value!r}")
+    validation.check_int(value, field, minimum, optional=optional)
 
 
 def check_client_args(model: Any, base_url: Any, api_key: Any, timeout: Any, max_retries: Any) -> None:

@@ -18,6 +18,7 @@ from .errors import (
 )
 from .formats import json_format
 from .models import SOURCES, STATUSES, Skill, validate_id
+from .validation import check_int, check_path, check_text, shown
 from .retrieval import Hit, Packing, Retriever
 from .store import SQLiteStore
 from .upgrade import upgrade_if_legacy
@@ -25,9 +26,11 @@ from .upgrade import upgrade_if_legacy
 MODES = ("human", "agent")
 DEFAULT_AUTO_PROMOTE = {"usage": 5, "confidence": 0.9}
 DEFAULT_DRAFT_TTL_DAYS = 30
+MAX_DRAFT_TTL_DAYS = 36_500
 MAINTENANCE_INTERVAL_SECONDS = 3600
 MAX_QUERY_CHARS = 10_000
 MAX_BUDGET = 1_000_000
+MAX_K = 1_000
 
 EmbedFn = Callable[[str], Sequence[float]]
 _LAST_MAINTENANCE_KEY = "last_maintenance"
@@ -102,11 +105,10 @@ class SkillManager:
         if mode == "admin":
             mode = "human"
         if mode not in MODES:
-            raise ValidationError("mode", f"must be 'human' or 'agent', got {mode!r}")
+            raise ValidationError("mode", f"must be 'human' or 'agent', got {shown(mode)}")
         if isinstance(min_confidence, bool) or not isinstance(min_confidence, (int, float)) or not 0 <= min_confidence <= 1:
-            raise ValidationError("min_confidence", f"must be a number between 0 and 1, got {min_confidence!r}")
-        if not isinstance(db_path, (str, Path)) or not str(db_path):
-            raise ValidationError("db_path", "must be a file path (or ':memory:')")
+            raise ValidationError("min_confidence", f"must be a number between 0 and 1, got {shown(min_confidence)}")
+        db_path = check_path(db_path, "db_path")  # a file path, or ':memory:'
         self.mode = mode
         self.min_confidence = float(min_confidence)
         self.auto_promote = _check_auto_promote(auto_promote)
@@ -190,12 +192,12 @@ class SkillManager:
         """
         if self.mode == "agent":
             if status not in (None, "canonical"):
-                self._require_human(f"list(status={status!r})")
+                self._require_human(f"list(status={shown(status)})")
             status = "canonical"
         if status is not None and status not in STATUSES:
-            raise ValidationError("status", f"must be one of {STATUSES} or None, got {status!r}")
+            raise ValidationError("status", f"must be one of {STATUSES} or None, got {shown(status)}")
         if source is not None and source not in SOURCES:
-            raise ValidationError("source", f"must be one of {SOURCES} or None, got {source!r}")
+            raise ValidationError("source", f"must be one of {SOURCES} or None, got {shown(source)}")
         return self.store.list_skills(status=status, source=source)
 
     def archive(self, skill_id: str) -> None:
@@ -228,8 +230,7 @@ class SkillManager:
                 positive integer.
         """
         _check_query_text(text)
-        if isinstance(budget, bool) or not isinstance(budget, int) or not 0 < budget <= MAX_BUDGET:
-            raise ValidationError("budget", f"must be a positive integer of at most {MAX_BUDGET}, got {budget!r}")
+        check_int(budget, "budget", 1, MAX_BUDGET)
         packing = self.retriever.query(text, budget)
         try:
             self.store.record_usage(packing.served_skill_ids)
@@ -249,8 +250,7 @@ class SkillManager:
             ValidationError: for empty/oversized text or ``k`` outside 1..1000.
         """
         _check_query_text(text)
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 1000:
-            raise ValidationError("k", f"must be an integer between 1 and 1000, got {k!r}")
+        check_int(k, "k", 1, MAX_K)
         return self.retriever.search(text, k)
 
     # ------------------------------------------------------------------ self-growth
@@ -301,7 +301,7 @@ class SkillManager:
         """
         validate_id(skill_id, "skill_id")
         if helpful is not None and not isinstance(helpful, bool):
-            raise ValidationError("helpful", f"must be True, False or None, got {helpful!r}")
+            raise ValidationError("helpful", f"must be True, False or None, got {shown(helpful)}")
         if self.store.get_skill(skill_id) is None:
             raise NotFoundError(f"no skill with id {skill_id!r}")
         self.store.record_usage([skill_id], helpful)
@@ -410,10 +410,10 @@ class SkillManager:
             NotFoundError: if there is no such skill.
         """
         validate_id(skill_id, "skill_id")
+        path = check_path(path, "path")
         skill = self.store.get_skill(skill_id)
         if skill is None:
             raise NotFoundError(f"no skill with id {skill_id!r}")
-        path = Path(path)
         if path.suffix.lower() == ".json":
             path.write_text(json_format.dump_skill(skill), encoding="utf-8")
             return path
@@ -434,9 +434,9 @@ class SkillManager:
         Returns:
             The file or folder written.
         """
+        path = check_path(path, "path")
         with self.store.snapshot():  # one consistent state while other processes write
             skills = self.list(status=status)
-        path = Path(path)
         if path.suffix.lower() == ".json":
             path.write_text(json_format.dump_library(skills), encoding="utf-8")
             return path
@@ -465,7 +465,7 @@ class SkillManager:
         Raises:
             ValidationError: if ``dest`` exists or is the library itself.
         """
-        dest = Path(dest)
+        dest = check_path(dest, "dest")
         if dest.exists():
             raise ValidationError("dest", f"{str(dest)!r} already exists; give a new file name (a backup never overwrites)")
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -484,7 +484,7 @@ class SkillManager:
             SkillPermissionError: in agent mode.
             ImportFormatError: naming the file and problem; nothing is imported.
         """
-        path = Path(path)
+        path = check_path(path, "path")
         if not path.exists():
             raise ImportFormatError(f"{path}: no such file or folder")
         if path.is_dir():
@@ -551,7 +551,7 @@ def reindex(
     Returns:
         The number of chunks re-embedded.
     """
-    store = SQLiteStore(str(db_path))
+    store = SQLiteStore(str(check_path(db_path, "db_path")))
     try:
         return library.reindex(store, EmbeddingService(store, make_embedder(embed_fn, embed_config)), progress)
     finally:
@@ -569,18 +569,19 @@ def _check_auto_promote(value: Any) -> Optional[dict]:
     if not isinstance(trust_agents, bool):
         raise ValidationError("auto_promote.trust_agents", f"must be True or False, got {trust_agents!r}")
     usage, confidence = value["usage"], value["confidence"]
-    if isinstance(usage, bool) or not isinstance(usage, int) or usage < 1:
-        raise ValidationError("auto_promote.usage", f"must be an integer >= 1, got {usage!r}")
+    check_int(usage, "auto_promote.usage", 1)
     if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 <= confidence <= 1:
-        raise ValidationError("auto_promote.confidence", f"must be a number between 0 and 1, got {confidence!r}")
+        raise ValidationError("auto_promote.confidence", f"must be a number between 0 and 1, got {shown(confidence)}")
     return {"usage": usage, "confidence": float(confidence), "trust_agents": trust_agents}
 
 
 def _check_ttl(value: Any) -> Optional[float]:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ValidationError("draft_ttl_days", f"must be a positive number of days or None, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_DRAFT_TTL_DAYS:
+        raise ValidationError(
+            "draft_ttl_days", f"must be a number of days above 0 and at most {MAX_DRAFT_TTL_DAYS}, or None; got {shown(value)}"
+        )
     return float(value)
 
 
@@ -599,12 +600,7 @@ def _make_llm(llm_fn: Any, llm_config: Optional[dict]) -> Optional[Callable[[str
 
 
 def _check_query_text(text: Any) -> None:
-    if not isinstance(text, str):
-        raise ValidationError("text", f"must be a string, got {type(text).__name__}")
-    if not text.strip():
-        raise ValidationError("text", "must not be empty")
-    if len(text) > MAX_QUERY_CHARS:
-        raise ValidationError("text", f"is {len(text)} characters long; the limit is {MAX_QUERY_CHARS}")
+    check_text(text, "text", MAX_QUERY_CHARS, allow_empty=False)
 
 
 AGENT = "agent"

@@ -22,6 +22,8 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from .errors import ValidationError
+from .bundle import check_bundled_metadata
+from .validation import check_int, check_text, json_data, nesting_depth, shown
 
 #: Life-cycle states. Only ``canonical`` skills are served by ``query``.
 STATUSES = ("canonical", "draft", "archived", "rejected")
@@ -36,6 +38,22 @@ MAX_CHUNKS_PER_SKILL = 1_000
 MAX_DEPENDENCIES = 100
 MAX_DESCRIPTION_CHARS = 4_000
 MAX_EXTRACTED_FROM_CHARS = 4_000
+MAX_TAGS = 100
+MAX_TAG_CHARS = 200
+MAX_FLAGS = 100
+MAX_FLAG_CHARS = 4_000
+#: Versions count up from 1; this bound keeps them well inside SQLite's 64-bit INTEGER.
+MAX_VERSION = 2**31 - 1
+#: Chunk priority range: each point multiplies a chunk's fused score by 1.05 in search,
+#: so the range keeps that factor a finite float.
+MIN_PRIORITY = -1_000
+MAX_PRIORITY = 1_000
+MAX_TOKENS = 2**31 - 1
+#: ``Skill.metadata``: most levels of nested objects/arrays, most characters and values in
+#: all (room for a SKILL.md folder's bundled files, up to 10 MB, base64-encoded).
+MAX_METADATA_DEPTH = 32
+MAX_METADATA_CHARS = 20_000_000
+MAX_METADATA_ITEMS = 1_000_000
 
 # Ids appear in file names (export), XML attributes (query output) and URLs, so they are
 # restricted to a conservative alphabet: no slashes, spaces, quotes or angle brackets.
@@ -90,18 +108,6 @@ def slugify(text: str, max_length: int = 60) -> str:
     """
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return slug[:max_length].rstrip("-") or "skill"
-
-
-def _check_text(value: Any, field_name: str, limit: int, allow_empty: bool = True) -> str:
-    if not isinstance(value, str):
-        raise ValidationError(field_name, f"must be a string, got {type(value).__name__}")
-    if not allow_empty and not value.strip():
-        raise ValidationError(field_name, "must not be empty")
-    if len(value) > limit:
-        raise ValidationError(
-            field_name, f"is {len(value)} characters long; the limit is {limit}"
-        )
-    return value
 
 
 @dataclass
@@ -219,33 +225,32 @@ class Skill:
             ValidationError: naming the first bad field.
         """
         validate_id(self.id, "skill.id")
-        _check_text(self.name, "skill.name", MAX_NAME_LENGTH, allow_empty=False)
+        check_text(self.name, "skill.name", MAX_NAME_LENGTH, allow_empty=False)
         if self.source not in SOURCES:
-            raise ValidationError("skill.source", f"must be one of {SOURCES}, got {self.source!r}")
+            raise ValidationError("skill.source", f"must be one of {SOURCES}, got {shown(self.source)}")
         if self.status not in STATUSES:
-            raise ValidationError("skill.status", f"must be one of {STATUSES}, got {self.status!r}")
+            raise ValidationError("skill.status", f"must be one of {STATUSES}, got {shown(self.status)}")
         if isinstance(self.confidence, bool) or not isinstance(self.confidence, (int, float)):
             raise ValidationError("skill.confidence", "must be a number between 0 and 1")
-        if not 0.0 <= float(self.confidence) <= 1.0:
-            raise ValidationError("skill.confidence", f"must be between 0 and 1, got {self.confidence}")
-        _check_text(self.extracted_from, "skill.extracted_from", MAX_EXTRACTED_FROM_CHARS)
-        _check_text(self.description, "skill.description", MAX_DESCRIPTION_CHARS)
+        if not 0 <= self.confidence <= 1:  # NaN fails too; no float(): huge ints would overflow
+            raise ValidationError("skill.confidence", f"must be between 0 and 1, got {shown(self.confidence)}")
+        check_text(self.extracted_from, "skill.extracted_from", MAX_EXTRACTED_FROM_CHARS)
+        check_text(self.description, "skill.description", MAX_DESCRIPTION_CHARS)
         if not isinstance(self.created_at, datetime):
             raise ValidationError("skill.created_at", "must be a datetime")
-        if not isinstance(self.tags, list) or not all(isinstance(t, str) for t in self.tags):
-            raise ValidationError("skill.tags", "must be a list of strings")
-        if not isinstance(self.flags, list) or not all(isinstance(f, str) for f in self.flags):
-            raise ValidationError("skill.flags", "must be a list of strings")
-        if isinstance(self.version, bool) or not isinstance(self.version, int) or self.version < 1:
-            raise ValidationError("skill.version", "must be an integer >= 1")
+        if self.created_at.utcoffset() is None:  # naive: taken as UTC, so all dates compare
+            self.created_at = self.created_at.replace(tzinfo=timezone.utc)
+        _check_texts(self.tags, "skill.tags", MAX_TAGS, MAX_TAG_CHARS)
+        _check_texts(self.flags, "skill.flags", MAX_FLAGS, MAX_FLAG_CHARS)
+        check_int(self.version, "skill.version", 1, MAX_VERSION)
         if self.revises is not None:
             validate_id(self.revises, "skill.revises")
         if not isinstance(self.metadata, dict):
             raise ValidationError("skill.metadata", "must be a dict")
-        try:
-            json.dumps(self.metadata)
-        except (TypeError, ValueError) as exc:
-            raise ValidationError("skill.metadata", f"must be JSON-serialisable ({exc})") from None
+        self.metadata = json_data(
+            self.metadata, "skill.metadata", MAX_METADATA_DEPTH, MAX_METADATA_CHARS, MAX_METADATA_ITEMS
+        )
+        check_bundled_metadata(self.metadata, "skill.metadata")
         if not isinstance(self.chunks, list):
             raise ValidationError("skill.chunks", "must be a list of Chunk")
         if not self.chunks:
@@ -270,16 +275,13 @@ class Skill:
             chunk.skill_id = self.id
         elif chunk.skill_id != self.id:
             raise ValidationError(
-                f"{where}.skill_id", f"is {chunk.skill_id!r} but the chunk belongs to {self.id!r}"
+                f"{where}.skill_id", f"is {shown(chunk.skill_id)} but the chunk belongs to {self.id!r}"
             )
-        _check_text(chunk.section, f"{where}.section", MAX_SECTION_LENGTH)
-        _check_text(chunk.content, f"{where}.content", MAX_CONTENT_CHARS, allow_empty=False)
-        if chunk.tokens is not None and (
-            isinstance(chunk.tokens, bool) or not isinstance(chunk.tokens, int) or chunk.tokens < 0
-        ):
-            raise ValidationError(f"{where}.tokens", "must be a non-negative integer or None")
-        if isinstance(chunk.priority, bool) or not isinstance(chunk.priority, int):
-            raise ValidationError(f"{where}.priority", "must be an integer")
+        check_text(chunk.section, f"{where}.section", MAX_SECTION_LENGTH)
+        check_text(chunk.content, f"{where}.content", MAX_CONTENT_CHARS, allow_empty=False)
+        if chunk.tokens is not None:
+            check_int(chunk.tokens, f"{where}.tokens", 0, MAX_TOKENS)
+        check_int(chunk.priority, f"{where}.priority", MIN_PRIORITY, MAX_PRIORITY)
         if not isinstance(chunk.required, bool):
             raise ValidationError(f"{where}.required", "must be True or False")
         if not isinstance(chunk.dependencies, list):
@@ -306,7 +308,7 @@ class Skill:
             chunks=chunks,
             tags=list(self.tags) if isinstance(self.tags, list) else self.tags,
             flags=list(self.flags) if isinstance(self.flags, list) else self.flags,
-            metadata=copy.deepcopy(self.metadata),
+            metadata=_copied_metadata(self.metadata),
         )
 
     def renamed(self, new_id: str) -> "Skill":
@@ -361,12 +363,12 @@ class Skill:
             Chunk.from_dict(item, f"{field_name}.chunks[{index}]") for index, item in enumerate(raw_chunks)
         ]
         created_at = data.get("created_at")
-        if created_at is not None:
+        if created_at is not None and not isinstance(created_at, datetime):
             try:
                 created_at = datetime.fromisoformat(created_at)
             except (TypeError, ValueError):
                 raise ValidationError(
-                    f"{field_name}.created_at", f"must be an ISO 8601 date, got {created_at!r}"
+                    f"{field_name}.created_at", f"must be an ISO 8601 date, got {shown(created_at)}"
                 ) from None
         return cls(
             id=data["id"],
@@ -396,11 +398,32 @@ class Skill:
         Raises:
             ValidationError: if the text is not JSON or not a skill object.
         """
+        if not isinstance(text, str):
+            raise ValidationError("json", f"must be a string, got {type(text).__name__}")
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValidationError("json", f"is not valid JSON ({exc})") from None
+        except RecursionError:
+            raise ValidationError("json", "is nested too deeply to be a skill") from None
         return cls.from_dict(data)
+
+
+def _check_texts(values: Any, field_name: str, most: int, limit: int) -> None:
+    """Check a list of at most ``most`` texts of at most ``limit`` characters each."""
+    if not isinstance(values, list):
+        raise ValidationError(field_name, f"must be a list of strings, got {type(values).__name__}")
+    if len(values) > most:
+        raise ValidationError(field_name, f"has {len(values)} entries; the limit is {most}")
+    for index, value in enumerate(values):
+        check_text(value, f"{field_name}[{index}]", limit)
+
+
+def _copied_metadata(metadata: Any) -> Any:
+    """Deep-copy metadata, refusing nesting too deep to copy (or to store)."""
+    if nesting_depth(metadata, MAX_METADATA_DEPTH) > MAX_METADATA_DEPTH:
+        raise ValidationError("skill.metadata", f"is nested more than {MAX_METADATA_DEPTH} levels deep")
+    return copy.deepcopy(metadata)
 
 
 def _modern_source_status(source: Any, status: Any) -> tuple[Any, Any]:

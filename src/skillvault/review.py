@@ -12,8 +12,9 @@ from typing import Optional
 from . import library
 from .embed.service import EmbeddingService
 from .errors import NotFoundError, ValidationError
-from .models import Skill, slugify, validate_id
+from .models import MAX_VERSION, Skill, slugify, validate_id
 from .store import SQLiteStore
+from .validation import check_int, check_text
 
 HUMAN = "human"
 MAX_REASON_CHARS = 2_000
@@ -45,9 +46,7 @@ def _check_reason(reason: Optional[str], field: str, required: bool) -> str:
         return ""
     if not isinstance(reason, str) or (required and not reason.strip()):
         raise ValidationError(field, "must be a non-empty string saying why")
-    if len(reason) > MAX_REASON_CHARS:
-        raise ValidationError(field, f"is {len(reason)} characters long; the limit is {MAX_REASON_CHARS}")
-    return reason.strip()
+    return check_text(reason, field, MAX_REASON_CHARS).strip()
 
 
 def canonical_id_for(store: SQLiteStore, draft: Skill) -> str:
@@ -175,8 +174,7 @@ def rollback(store: SQLiteStore, embeddings: EmbeddingService, skill_id: str, ve
         NotFoundError: no such skill or version. ValidationError: bad version.
     """
     validate_id(skill_id, "skill_id")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ValidationError("version", f"must be a positive integer, got {version!r}")
+    check_int(version, "version", 1, MAX_VERSION)
     current = store.get_skill(skill_id)
     if current is None:
         raise NotFoundError(f"no skill with id {skill_id!r}")

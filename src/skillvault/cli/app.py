@@ -14,6 +14,7 @@ from typing import Any, Optional
 import typer
 from typer.core import TyperGroup
 
+from ..models import MAX_VERSION
 from . import output
 from .errors import fail, user_errors
 from .session import DEFAULT_DB, Settings
@@ -22,10 +23,17 @@ from .session import DEFAULT_DB, Settings
 # here so that `--help` does not import the library.
 Status = enum.Enum("Status", {name: name for name in ("canonical", "draft", "archived", "rejected")}, type=str)
 Source = enum.Enum("Source", {name: name for name in ("manual", "extracted", "imported")}, type=str)
+#: = skillvault.manager.MAX_BUDGET / MAX_K (tests check it), out of range is a usage error.
+MAX_BUDGET = 1_000_000
+MAX_K = 1_000
 
 
 class _Group(TyperGroup):
     """The root command group: maps user errors to one line and an exit code."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        output.tolerant_streams()  # before click prints anything, usage errors included
+        return super().main(*args, **kwargs)
 
     def invoke(self, ctx: typer.Context) -> Any:
         with user_errors(ctx):
@@ -182,7 +190,7 @@ def doctor(ctx: typer.Context, json_: bool = JsonOption) -> None:
 def query(
     ctx: typer.Context,
     text: str = typer.Argument(..., help="What the agent needs to know."),
-    budget: int = typer.Option(2000, "--budget", "-b", min=1, help="Most tokens (cl100k_base) of context."),
+    budget: int = typer.Option(2000, "--budget", "-b", min=1, max=MAX_BUDGET, help="Most tokens (cl100k_base) of context."),
     explain: bool = typer.Option(False, "--explain", help="Also say why each chunk was taken or dropped."),
     json_: bool = JsonOption,
 ) -> None:
@@ -205,7 +213,7 @@ def query(
 def search(
     ctx: typer.Context,
     text: str = typer.Argument(..., help="What to look for."),
-    k: int = typer.Option(10, "-k", "--k", min=1, max=1000, help="Most hits."),
+    k: int = typer.Option(10, "-k", "--k", min=1, max=MAX_K, help="Most hits."),
     json_: bool = JsonOption,
 ) -> None:
     """Show the best-scoring canonical chunks for TEXT as a table."""
@@ -291,7 +299,7 @@ def history(ctx: typer.Context, skill_id: str = typer.Argument(..., metavar="ID"
 def rollback(
     ctx: typer.Context,
     skill_id: str = typer.Argument(..., metavar="ID"),
-    version: int = typer.Argument(..., min=1, help="A kept version (see `skillvault history ID`)."),
+    version: int = typer.Argument(..., min=1, max=MAX_VERSION, help="A kept version (see `skillvault history ID`)."),
 ) -> None:
     """Restore the content of a kept version of a skill, as a new version."""
     with _settings(ctx).open() as sm:

@@ -38,6 +38,25 @@ def _console(stderr: bool) -> "Console":
     return Console(stderr=stderr, highlight=False, width=width)
 
 
+def tolerant_streams() -> None:
+    """Let the standard streams carry any text instead of raising Unicode errors.
+
+    File names of undecodable bytes reach Python as lone surrogates (``\\udcff``):
+    stdout and stderr show them as backslash escapes. Undecodable bytes typed on stdin
+    (e.g. a review's reason) are read as U+FFFD.
+    """
+    import sys
+
+    for stream, errors in ((sys.stdout, "backslashreplace"), (sys.stderr, "backslashreplace"), (sys.stdin, "replace")):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is None:
+            continue
+        try:
+            reconfigure(errors=errors)
+        except (ValueError, OSError):  # pragma: no cover - a stream that cannot change
+            pass
+
+
 def out_console() -> "Console":
     """Return a console on stdout (made per call, so redirected streams are honoured)."""
     return _console(stderr=False)

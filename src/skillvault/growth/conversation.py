@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import ValidationError
 from ..tokens import keep_last_tokens
+from ..validation import check_text
 
 log = logging.getLogger("skillvault")
 
@@ -38,16 +39,19 @@ def conversation_text(conversation: Any) -> str:
     elif isinstance(conversation, list):
         if len(conversation) > MAX_MESSAGES:
             raise ValidationError("messages", f"has {len(conversation)} messages; the limit is {MAX_MESSAGES}")
-        text = "\n\n".join(_message_text(message, f"messages[{i}]") for i, message in enumerate(conversation))
+        try:
+            text = "\n\n".join(_message_text(message, f"messages[{i}]") for i, message in enumerate(conversation))
+        except ValidationError:
+            raise
+        except (RecursionError, ValueError) as exc:  # e.g. tool input nested too deep, a 5000-digit number
+            raise ValidationError("messages", f"cannot be rendered as text ({type(exc).__name__}: {exc})") from None
     else:
         raise ValidationError(
             "messages", f"must be a string or a list of {{'role', 'content'}} dicts, got {type(conversation).__name__}"
         )
     if not text.strip():
         raise ValidationError("messages", "holds no text to learn from")
-    if len(text) > MAX_INPUT_CHARS:
-        raise ValidationError("messages", f"is {len(text)} characters long; the limit is {MAX_INPUT_CHARS}")
-    return text
+    return check_text(text, "messages", MAX_INPUT_CHARS)
 
 
 def _message_text(message: Any, where: str) -> str:
@@ -57,7 +61,10 @@ def _message_text(message: Any, where: str) -> str:
     if not isinstance(role, str) or not role:
         raise ValidationError(f"{where}.role", "must be a non-empty string such as 'user' or 'assistant'")
     parts = [_content_text(message.get("content"), f"{where}.content")]
-    for call in message.get("tool_calls") or []:
+    tool_calls = message.get("tool_calls") or []
+    if not isinstance(tool_calls, list):
+        raise ValidationError(f"{where}.tool_calls", f"must be a list of tool calls, got {type(tool_calls).__name__}")
+    for call in tool_calls:
         function = call.get("function", {}) if isinstance(call, dict) else {}
         parts.append(f"[tool call {function.get('name', '?')}: {function.get('arguments', '')}]")
     return f"{role}: " + "\n".join(part for part in parts if part)

@@ -24,7 +24,7 @@ from ..embed.service import EmbeddingService
 from ..models import Chunk, Skill, slugify
 from ..store import SQLiteStore
 from .conversation import conversation_text, trim_to_tokens
-from .knowledge import Knowledge, Rejected, parse_knowledge
+from .knowledge import Knowledge, Rejected, parse_knowledge, plain_answer
 from .redact import redact, redact_value
 
 log = logging.getLogger("skillvault")
@@ -84,10 +84,12 @@ def extract(
     except Exception as exc:  # the LLM is remote or user code; keep the caller's flow alive
         log.warning("extract: the LLM call failed (%s: %s); no draft", type(exc).__name__, exc)
         return None
-    clean_answer, answer_findings = redact_value(answer)
-    if answer_findings:
-        log.info("extract: redacted %d secret(s) from the LLM's answer", len(answer_findings))
     try:
+        # Any object the LLM (or user code) returned becomes plain JSON data first, so that
+        # redaction can check every string in it.
+        clean_answer, answer_findings = redact_value(plain_answer(answer))
+        if answer_findings:
+            log.info("extract: redacted %d secret(s) from the LLM's answer", len(answer_findings))
         knowledge = parse_knowledge(clean_answer)
     except Rejected as exc:
         log.warning("extract: LLM answer rejected: %s", exc)

@@ -1,26 +1,46 @@
 """Check and repair what an LLM returned for an extraction. The answer is untrusted.
 
-Repairs (safe, logged): strings for booleans/numbers ("true", "0.8"), lists where
-text was expected (joined as bullet lines), over-long fields (cut, with a marker),
-whitespace in titles, confidence outside 0..1 (clamped), unusable tags and
-dependencies (dropped). Anything else that is wrong (no title, no playbook, not a
-JSON object) rejects the answer with a reason; nothing half-made is returned.
+``llm_fn`` may return any Python object. :func:`plain_answer` first turns it into plain
+JSON data (repairs below, logged); :func:`parse_knowledge` then reads the fields.
+
+Repairs (safe, logged): bytes (decoded as UTF-8), sets and tuples (lists), dates and
+times (ISO text), decimals and fractions (floats), lone surrogates (U+FFFD); NaN,
+infinities, integers beyond 64 bits and any other object (left out, as if missing);
+strings for booleans/numbers ("true", "0.8"), lists where text was expected (joined as
+bullet lines), over-long fields (cut, with a marker), whitespace in titles, confidence
+outside 0..1 (clamped), unusable tags and dependencies (dropped). Anything else that is
+wrong (no title, no playbook, not a JSON object, nested deeper than
+:data:`MAX_ANSWER_DEPTH`, larger than :data:`MAX_ANSWER_CHARS`) rejects the answer with
+a reason; nothing half-made is returned.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Optional
 
 from ..errors import ValidationError
 from ..models import validate_id
+from ..validation import DROP, json_data, without_surrogates
+
+log = logging.getLogger("skillvault")
 
 MAX_TITLE_CHARS = 80
 MAX_FIELD_CHARS = 20_000
 MAX_TAGS = 10
 MAX_DEPENDENCIES = 20
 TRUNCATION_MARK = "\n\n[... cut: the extracted text was too long ...]"
+#: Bounds of a whole answer (every string's characters; values; nesting levels). A real
+#: answer is a few kB; these only stop junk before it costs time (redaction ~1 s/MB).
+MAX_ANSWER_CHARS = 1_000_000
+MAX_ANSWER_ITEMS = 10_000
+MAX_ANSWER_DEPTH = 16
 
 
 @dataclass
@@ -41,11 +61,78 @@ class Rejected(Exception):
     """The LLM answer cannot be used; ``str()`` is the reason (for the log)."""
 
 
+def plain_answer(answer: Any) -> dict:
+    """Turn whatever ``llm_fn`` returned into a dict of plain JSON data.
+
+    A string (or bytes) is parsed as the JSON object it should hold. Values that are
+    not JSON data are repaired or left out (see the module docstring); each repair is
+    logged at INFO level on the ``skillvault`` logger.
+
+    Args:
+        answer: any Python object.
+
+    Returns:
+        A dict with text keys whose values are dicts, lists, text, finite numbers,
+        booleans or None.
+
+    Raises:
+        Rejected: if it is not a JSON object, or too deep or too large, with the reason.
+    """
+    if isinstance(answer, (bytes, bytearray)):
+        answer = bytes(answer).decode("utf-8", "replace")
+    if isinstance(answer, str):
+        from .llm import parse_json_answer
+
+        if len(answer) > MAX_ANSWER_CHARS:
+            raise Rejected(f"the answer is {len(answer)} characters long; the limit is {MAX_ANSWER_CHARS}")
+        try:
+            answer = parse_json_answer(answer)
+        except Exception as exc:  # noqa: BLE001 - LLMError, or RecursionError for deep JSON
+            raise Rejected(f"the answer is not a JSON object: {type(exc).__name__}: {exc}") from None
+    if not isinstance(answer, dict):
+        raise Rejected(f"the answer must be a JSON object (dict), got {type(answer).__name__}")
+    repairs: list[str] = []
+
+    def repair(value: Any, where: str) -> Any:
+        fixed = _repaired(value)
+        repairs.append(f"{where} ({type(value).__name__}: {'left out' if fixed is DROP else 'converted'})")
+        return fixed
+
+    try:
+        plain = json_data(answer, "answer", MAX_ANSWER_DEPTH, MAX_ANSWER_CHARS, MAX_ANSWER_ITEMS, repair)
+    except ValidationError as exc:
+        raise Rejected(str(exc)) from None
+    if repairs:
+        listed = ", ".join(repairs[:5]) + (f" and {len(repairs) - 5} more" if len(repairs) > 5 else "")
+        log.info("extract: repaired %d value(s) in the LLM answer: %s", len(repairs), listed)
+    return plain
+
+
+def _repaired(value: Any) -> Any:
+    """A JSON-ready stand-in for a value of an LLM answer that is not JSON data, or DROP."""
+    try:
+        if isinstance(value, str):
+            return without_surrogates(value)
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return bytes(value).decode("utf-8", "replace")
+        if isinstance(value, (set, frozenset)):
+            return list(value)
+        if isinstance(value, (datetime, date, time)):
+            return value.isoformat()
+        if isinstance(value, (Decimal, Fraction)):
+            number = float(value)
+            return number if math.isfinite(number) else DROP
+    except Exception:  # noqa: BLE001 - user objects may raise anything; leave them out
+        return DROP
+    return DROP  # NaN, infinities, integers beyond 64 bits, any other object
+
+
 def parse_knowledge(answer: Any) -> Optional[Knowledge]:
     """Turn an llm_fn answer into :class:`Knowledge`.
 
     Args:
-        answer: what ``llm_fn`` returned (a dict is expected; a JSON string is parsed).
+        answer: what ``llm_fn`` returned (a dict is expected; a JSON string is parsed;
+            anything else goes through :func:`plain_answer`).
 
     Returns:
         The knowledge, or None if the answer says there is none.
@@ -53,15 +140,7 @@ def parse_knowledge(answer: Any) -> Optional[Knowledge]:
     Raises:
         Rejected: if the answer is unusable, with the reason.
     """
-    if isinstance(answer, str):
-        from .llm import parse_json_answer
-
-        try:
-            answer = parse_json_answer(answer)
-        except Exception as exc:
-            raise Rejected(f"the answer is not a JSON object: {exc}") from None
-    if not isinstance(answer, dict):
-        raise Rejected(f"the answer must be a JSON object (dict), got {type(answer).__name__}")
+    answer = plain_answer(answer)
     has_knowledge = _as_bool(answer.get("has_knowledge"))
     title = _as_text(answer.get("title"), "title", MAX_TITLE_CHARS, single_line=True)
     playbook = _as_text(answer.get("playbook"), "playbook", MAX_FIELD_CHARS)
@@ -136,7 +215,7 @@ def _as_number(value: Any) -> Optional[float]:
             return None
     else:
         return None
-    return number if number == number else None  # NaN is not a confidence
+    return number if math.isfinite(number) else None  # NaN and infinities are not confidences
 
 
 def _as_text(value: Any, name: str, limit: int, single_line: bool = False) -> str:

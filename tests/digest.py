@@ -1,0 +1,37 @@
+"""A digest of every row of every table of a library, to show that a failed call changed nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from pathlib import Path
+from typing import Union
+
+
+def table_digest(conn: sqlite3.Connection) -> str:
+    """Return a sha256 over the rows of every ordinary table, in a stable order.
+
+    Virtual tables (FTS5, vec0) are read through their shadow tables, which are ordinary
+    tables holding all of their data, so no extension is needed.
+    """
+    digest = hashlib.sha256()
+    names = [row[0] for row in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL TABLE%' ORDER BY name"
+    )]
+    for name in names:
+        rows = sorted(repr(row) for row in conn.execute(f'SELECT * FROM "{name}"'))
+        digest.update(f"{name}:{len(rows)}\n".encode())
+        for row in rows:
+            digest.update(row.encode("utf-8", "backslashreplace") + b"\n")
+    return digest.hexdigest()
+
+
+def file_digest(path: Union[str, os.PathLike]) -> str:
+    """:func:`table_digest` of the library at ``path``, read through a fresh read-only connection."""
+    conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        return table_digest(conn)
+    finally:
+        conn.close()
+
