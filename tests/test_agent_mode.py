@@ -10,7 +10,7 @@ from skillvault.errors import SkillPermissionError
 from conftest import make_skill
 from test_growth import ASYNC_ANSWER, ScriptedLLM
 
-GUARDED = "agent mode|not authorized|authorization denied|prohibited"
+GUARDED = "agent mode|not authorized|authorization denied|prohibited|readonly database"
 
 
 @pytest.fixture
@@ -98,6 +98,12 @@ def test_store_methods_are_guarded_too(agent, library):
     assert snapshot(human) == before
 
 
+def agent_connection(agent, which):
+    """The agent's reading connection, or its private draft-writing one (reachable from
+    Python in the same process, so it must hold on its own too)."""
+    return agent.store.conn if which == "reader" else agent.store._draft_writer().conn
+
+
 @pytest.mark.parametrize(
     "sql",
     [
@@ -135,36 +141,51 @@ def test_store_methods_are_guarded_too(agent, library):
         "VACUUM",
     ],
 )
-def test_raw_sql_on_the_agent_connection_cannot_touch_canonical_data(agent, library, sql):
+@pytest.mark.parametrize("which", ["reader", "writer"])
+def test_raw_sql_on_the_agent_connections_cannot_touch_canonical_data(agent, library, sql, which):
     human, _ = library
     before = snapshot(human)
-    with pytest.raises(Exception, match=GUARDED):
-        agent.store.conn.execute(sql)
+    conn = agent_connection(agent, which)
+    with pytest.raises(Exception, match=GUARDED if which == "writer" else None):
+        conn.execute(sql)
     assert snapshot(human) == before
     assert "git rebase main" in human.query("git rebase", budget=200)
 
 
-def test_multi_statement_scripts_are_checked_statement_by_statement(agent, library):
+@pytest.mark.parametrize("which", ["reader", "writer"])
+def test_multi_statement_scripts_are_checked_statement_by_statement(agent, library, which):
     human, _ = library
     before = snapshot(human)
+    conn = agent_connection(agent, which)
     with pytest.raises(Exception, match=GUARDED):
-        agent.store.conn.executescript(
-            "INSERT INTO usage(skill_id, uses) VALUES ('x', 1); UPDATE skills SET status = 'canonical';"
+        conn.executescript(
+            "INSERT INTO agent_usage(skill_id, uses) VALUES ('x', 1); UPDATE skills SET status = 'canonical';"
         )
-    agent.store.conn.execute("ROLLBACK") if agent.store.conn.in_transaction else None
+    conn.execute("ROLLBACK") if conn.in_transaction else None
     assert snapshot(human) == before
 
 
-def test_an_agent_cannot_promote_its_own_draft_by_usage(db_path, embed, library, agent):
+def test_the_reading_connection_is_read_only_at_the_sqlite_level(agent, library):
+    # Even its own draft and the advisory usage table: every write goes through the narrow path.
     human, draft_id = library
-    for _ in range(10):
-        agent.record_usage(draft_id)
-    assert human.get(draft_id).status == "draft"
+    conn = agent.store.conn
+    for sql in ("INSERT INTO agent_usage(skill_id, uses) VALUES ('git', 1)",
+                f"UPDATE skills SET name = 'x' WHERE id = '{draft_id}'"):
+        with pytest.raises(Exception, match=GUARDED):
+            conn.execute(sql)
+    conn.set_authorizer(None)  # even without the authorizer, SQLite itself refuses
+    with pytest.raises(Exception, match="readonly database"):
+        conn.execute("UPDATE skills SET name = 'pwned' WHERE id = 'git'")
+    assert agent.store.driver_info().access == "read-only"
 
 
-def test_the_guard_allows_what_agents_need(agent, library):
+def test_the_draft_writer_allows_what_agents_need(agent, library):
     human, draft_id = library
-    # editing its own draft rows and counting usage are allowed on the raw connection
-    agent.store.conn.execute("UPDATE skills SET name = 'renamed draft' WHERE id = ?", (draft_id,))
-    agent.store.conn.execute("INSERT INTO usage(skill_id, uses) VALUES ('git', 1) ON CONFLICT(skill_id) DO UPDATE SET uses = uses + 1")
+    conn = agent_connection(agent, "writer")
+    conn.execute("INSERT INTO agent_usage(skill_id, uses) VALUES ('git', 1) ON CONFLICT(skill_id) DO UPDATE SET uses = uses + 1")
+    assert human.usage("git")["by_agents"]["uses"] == 1
+    # editing a draft makes it the agent's: it then never auto-promotes without a human
+    conn.execute(f"UPDATE skills SET name = 'renamed draft', author = 'agent' WHERE id = '{draft_id}'")
     assert human.get(draft_id).name == "renamed draft"
+    with pytest.raises(Exception, match=GUARDED):  # an edit that keeps a human's name on it
+        conn.execute(f"UPDATE skills SET name = 'again', author = 'human' WHERE id = '{draft_id}'")

@@ -193,7 +193,7 @@ def test_metadata_must_be_bounded_json(seeded, metadata, field):
 
 
 def test_metadata_within_bounds_round_trips(seeded):
-    metadata = {"deep": nested(MAX_METADATA_DEPTH - 2, "dict"), "tuple": (1, "two"), "n": -(2**63)}
+    metadata = {"deep": nested(MAX_METADATA_DEPTH - 2, "dict"), "tuple": (1, "two"), "n": -(2**63), "null": None}
     seeded.register(skill_with(id="meta", metadata=metadata))
     assert seeded.get("meta").metadata == {**metadata, "tuple": [1, "two"]}
 
@@ -240,7 +240,7 @@ def test_path_arguments_must_be_text_paths(seeded, tmp_path, path):
     refused(seeded, lambda: seeded.import_(path), "path")
 
 
-@pytest.mark.parametrize("path", [5, b"skills.db", "", "a\x00b.db", "\ud800.db"])
+@pytest.mark.parametrize("path", [5, b"skills.db", "", "a\x00b.db", "\ud800.db", "\udcff.db"])
 def test_database_paths_are_checked(embed, path):
     with pytest.raises(ValidationError) as info:
         SkillManager(path, embed_fn=embed)
@@ -470,3 +470,13 @@ def test_str_subclasses_are_used_as_plain_text(seeded, tmp_path):
     refused(seeded, lambda: seeded.query("rebase", budget=SneakyStr("5")), "budget")
     seeded.export("sneaky", SneakyStr(str(tmp_path / "sneaky.json")))
     assert (tmp_path / "sneaky.json").exists()
+
+
+@pytest.mark.parametrize("args, field", [((5,), "old"), ((b"x.db",), "old"), (("a\x00b",), "old"),
+                                         (("\udcff.db",), "old"), (("x.db", 5), "to"), (("x.db", None, None, None, 5), "progress")])
+def test_migrate_checks_its_paths(args, field):
+    from skillvault import migrate
+
+    with pytest.raises(ValidationError) as info:
+        migrate(*args)
+    assert info.value.field == field

@@ -353,6 +353,7 @@ METHODS = {
     "search": ["text", "?int"], "record_usage": ["id", "?any"], "usage": ["id"], "approve": ["id", "?text", "?text"],
     "reject": ["id", "text", "?text"], "rollback": ["id", "int"], "versions": ["id"], "history": ["id"],
     "export": ["id", "path"], "export_all": ["path", "?status", "?any"], "import_": ["path", "?any"],
+    "backup": ["path", "?any"],
     "extract": ["conversation"], "register": ["skill"], "maintenance": [], "stats": [], "review_queue": [],
     "reindex": ["?any"],
 }
@@ -612,7 +613,7 @@ def run_cli(args: list, cwd: Path, code: int) -> subprocess.CompletedProcess:
         (["show", b"\xff"], 1),
         (["reject", "base", "--reason", b"\xed\xa0\x80"], 1),
         (["export", "base", b"a\xff.json"], 0),
-        (["--db", b"\xff.db", "init"], 0),
+        (["--db", b"\xff.db", "init"], 1),  # SQLite opens UTF-8 names only: a clear error
         (["import", b"missing-\xff.json"], 1),
     ],
 )

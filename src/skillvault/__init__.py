@@ -18,9 +18,9 @@ from importlib import import_module
 from typing import Any
 
 __version__ = "0.2.0.dev0"
-__all__ = ["Chunk", "Skill", "SkillManager", "reindex", "__version__"]
+__all__ = ["Chunk", "Skill", "SkillManager", "migrate", "reindex", "__version__"]
 
-_LAZY = {"SkillManager": "skillvault.manager", "reindex": "skillvault.manager",
+_LAZY = {"SkillManager": "skillvault.manager", "reindex": "skillvault.manager", "migrate": "skillvault.upgrade",
          "Skill": "skillvault.models", "Chunk": "skillvault.models"}
 
 

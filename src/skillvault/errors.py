@@ -75,3 +75,15 @@ class DatabaseFileError(SkillVaultError, ValueError):
 
 class DatabaseBusyError(SkillVaultError, RuntimeError):
     """Another connection held the write lock longer than the busy timeout."""
+
+
+class LegacyDatabaseError(SkillVaultError, RuntimeError):
+    """The database was written by skillvault 0.1.x and has to be migrated first."""
+
+
+class StorageFullError(SkillVaultError, OSError):
+    """The disk (or the database's size limit) is full; nothing of the failed write was kept."""
+
+
+class StorageIOError(SkillVaultError, OSError):
+    """The operating system reported an I/O error reading or writing the database file."""

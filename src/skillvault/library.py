@@ -33,11 +33,21 @@ def prepare(skill: Skill, embeddings: EmbeddingService) -> tuple[Skill, list[Pre
         ValidationError: naming the bad field.
         EmbeddingError: if the embedder fails or returns unusable vectors.
     """
-    ready = _checked_copy(skill)
+    ready = checked_copy(skill)
     return ready, _embedded([ready], embeddings)[0]
 
 
-def _checked_copy(skill: Skill) -> Skill:
+def rename_prepared(skill: Skill, prepared: list[PreparedChunk], new_id: str) -> tuple[Skill, list[PreparedChunk]]:
+    """Return ``skill`` and its prepared chunks under ``new_id``, keeping the vectors.
+
+    Ids that must be chosen inside a write transaction (so that two processes never
+    pick the same one) are given after the embedding, which happens outside it.
+    """
+    renamed = skill.renamed(new_id)
+    return renamed, [PreparedChunk(chunk, item.embed_hash, item.vector) for chunk, item in zip(renamed.chunks, prepared)]
+
+
+def checked_copy(skill: Skill) -> Skill:
     """A validated copy of ``skill`` with real token counts."""
     ready = skill.copy().validate()
     counts = count_tokens_many([chunk.content for chunk in ready.chunks])
@@ -90,7 +100,7 @@ def register_many(
     ready = []
     for index, skill in enumerate(skills):
         try:
-            ready.append(_checked_copy(skill))
+            ready.append(checked_copy(skill))
         except ValidationError as exc:
             raise exc.within(f"skills[{index}]") from None
     # One embedding pass for everything: an API embedder gets full batches, not one

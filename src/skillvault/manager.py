@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from pathlib import Path
@@ -11,11 +12,15 @@ from . import library, review
 from .embed.base import Embedder
 from .embed.recorded import MissingEmbedder
 from .embed.service import EmbeddingService, Progress, embedder_identity
-from .errors import DatabaseBusyError, ImportFormatError, NotFoundError, SkillPermissionError, ValidationError
+from .errors import (
+    DatabaseBusyError, ImportFormatError, NotFoundError, SkillPermissionError, StorageFullError, StorageIOError,
+    ValidationError,
+)
 from .formats import json_format
 from .models import SOURCES, STATUSES, Skill, validate_id
 from .retrieval import Hit, Packing, Retriever
 from .store import SQLiteStore
+from .upgrade import upgrade_if_legacy
 from .validation import check_callable, check_int, check_path, check_text, shown
 
 MODES = ("human", "agent")
@@ -104,13 +109,14 @@ class SkillManager:
             raise ValidationError("mode", f"must be 'human' or 'agent', got {shown(mode)}")
         if isinstance(min_confidence, bool) or not isinstance(min_confidence, (int, float)) or not 0 <= min_confidence <= 1:
             raise ValidationError("min_confidence", f"must be a number between 0 and 1, got {shown(min_confidence)}")
-        db_path = check_path(db_path, "db_path")  # a file path, or ':memory:'
+        db_path = check_path(db_path, "db_path", utf8=True)  # a file path, or ':memory:'; SQLite wants UTF-8
         self.mode = mode
         self.min_confidence = float(min_confidence)
         self.auto_promote = _check_auto_promote(auto_promote)
         self.draft_ttl_days = _check_ttl(draft_ttl_days)
         self.llm_fn = _make_llm(llm_fn, llm_config)
         embedder = make_embedder(embed_fn, embed_config)
+        upgrade_if_legacy(str(db_path), embedder, agent=(mode == "agent"))  # a skillvault 0.1.x file
         self.store = SQLiteStore(str(db_path), agent=(mode == "agent"))
         recorded, dim = self.store.embedder_record()
         if embed_fn is None and embed_config is None and recorded and embedder_identity(recorded) != embedder_identity(embedder.name):
@@ -124,8 +130,11 @@ class SkillManager:
             self.store.close()
             raise
         self.retriever = Retriever(self.store, self.embeddings)
-        if mode == "human" and self._maintenance_due():
-            self.maintenance()
+        if mode == "human" and not self.store.read_only and self._maintenance_due():
+            try:
+                self.maintenance()
+            except SkillPermissionError as exc:  # a write-protected file: it still serves queries
+                _log.warning("maintenance skipped: %s", exc)
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
@@ -145,6 +154,7 @@ class SkillManager:
                 "Open SkillManager(..., mode='human') for this."
             )
 
+
     # ------------------------------------------------------------------ skills
     def register(self, skill: Skill) -> str:
         """Store a skill (replacing an existing one with the same id) with its vectors.
@@ -160,7 +170,6 @@ class SkillManager:
             ValidationError: naming the bad field (nothing is written).
             EmbeddingError: if the embedder fails (nothing is written).
         """
-        self._require_human("register")
         if not isinstance(skill, Skill):
             raise ValidationError("skill", f"must be a Skill, got {type(skill).__name__}")
         return library.register(self.store, self.embeddings, skill)
@@ -199,7 +208,6 @@ class SkillManager:
             SkillPermissionError: in agent mode.
             NotFoundError: if there is no such skill.
         """
-        self._require_human("archive")
         review.archive(self.store, skill_id)
 
     # ------------------------------------------------------------------ retrieval
@@ -216,7 +224,7 @@ class SkillManager:
             ``<skill name="...">...</skill>`` blocks joined by blank lines; "" when
             nothing relevant fits. The skills served are counted as used; if the count
             cannot be written (file busy or read-only) a warning is logged and the
-            answer is still returned.
+            answer is still returned (also when the disk is full).
 
         Raises:
             ValidationError: for empty/oversized text or a budget that is not a
@@ -227,7 +235,7 @@ class SkillManager:
         packing = self.retriever.query(text, budget)
         try:
             self.store.record_usage(packing.served_skill_ids)
-        except (DatabaseBusyError, SkillPermissionError) as exc:
+        except (DatabaseBusyError, SkillPermissionError, StorageFullError, StorageIOError) as exc:
             # The answer matters more than the count; say so and serve it.
             _log.warning("query: usage of %s not recorded (%s)", packing.served_skill_ids, exc)
         return packing if explain else packing.text
@@ -321,7 +329,6 @@ class SkillManager:
         Raises:
             SkillPermissionError: in agent mode.
         """
-        self._require_human("review_queue")
         return review.review_queue(self.store)
 
     def approve(self, draft_id: str, reviewer: Optional[str] = None, note: Optional[str] = None) -> str:
@@ -334,7 +341,6 @@ class SkillManager:
             SkillPermissionError: in agent mode. NotFoundError / ValidationError:
                 unknown id or not a draft.
         """
-        self._require_human("approve")
         return review.approve(self.store, self.embeddings, draft_id, reviewer, note)
 
     def reject(self, draft_id: str, reason: str, reviewer: Optional[str] = None) -> None:
@@ -344,7 +350,6 @@ class SkillManager:
             SkillPermissionError: in agent mode. ValidationError: empty reason or not
                 a draft. NotFoundError: unknown id.
         """
-        self._require_human("reject")
         review.reject(self.store, draft_id, reason, reviewer)
 
     def restore(self, skill_id: str) -> str:
@@ -353,7 +358,6 @@ class SkillManager:
         Returns:
             Its new status.
         """
-        self._require_human("restore")
         return review.restore(self.store, skill_id)
 
     def rollback(self, skill_id: str, version: int) -> int:
@@ -365,7 +369,6 @@ class SkillManager:
         Raises:
             SkillPermissionError: in agent mode. NotFoundError: unknown skill/version.
         """
-        self._require_human("rollback")
         return review.rollback(self.store, self.embeddings, skill_id, version)
 
     def versions(self, skill_id: str) -> list[int]:
@@ -375,7 +378,6 @@ class SkillManager:
 
     def history(self, skill_id: str) -> list[dict]:
         """Return the audit trail of a skill (who, when, action, reason), oldest first."""
-        self._require_human("history")
         return review.history(self.store, skill_id)
 
     def maintenance(self) -> dict:
@@ -386,7 +388,6 @@ class SkillManager:
         """
         from .growth.promote import expire_drafts
 
-        self._require_human("maintenance")
         expired = expire_drafts(self.store, self.draft_ttl_days) if self.draft_ttl_days is not None else []
         promoted = self._promote()
         self.store.set_meta(_LAST_MAINTENANCE_KEY, str(time.time()))
@@ -410,7 +411,6 @@ class SkillManager:
             NotFoundError: if there is no such skill.
             ValidationError: if ``path`` is not a usable ``str`` / ``os.PathLike`` path.
         """
-        self._require_human("export")
         skill_id = validate_id(skill_id, "skill_id")
         path = check_path(path, "path")
         skill = self.store.get_skill(skill_id)
@@ -439,10 +439,10 @@ class SkillManager:
         Raises:
             ValidationError: for a bad ``path``, ``status`` or ``progress``.
         """
-        self._require_human("export_all")
         path = check_path(path, "path")
         check_callable(progress, "progress", PROGRESS, optional=True)
-        skills = self.list(status=status)
+        with self.store.snapshot():  # one consistent state while other processes write
+            skills = self.list(status=status)
         if path.suffix.lower() == ".json":
             path.write_text(json_format.dump_library(skills), encoding="utf-8")
             return path
@@ -454,6 +454,30 @@ class SkillManager:
             if progress:
                 progress(done, len(skills))
         return path
+
+    def backup(self, dest: Union[str, Path], progress: Optional[Progress] = None) -> Path:
+        """Copy the whole library to a new file, safely while other processes write.
+
+        Uses SQLite's online backup API: the copy is one consistent state of the
+        library (skills, versions, audit log, usage, vectors) and opens like the original.
+
+        Args:
+            dest: the new database file; it must not exist yet.
+            progress: called as ``progress(pages_done, pages_total)``.
+
+        Returns:
+            The path of the copy.
+
+        Raises:
+            ValidationError: if ``dest`` exists or is the library itself.
+        """
+        dest = check_path(dest, "dest", utf8=True)  # opened by SQLite, which wants UTF-8
+        check_callable(progress, "progress", PROGRESS, optional=True)
+        if dest.exists():
+            raise ValidationError("dest", f"{str(dest)!r} already exists; give a new file name (a backup never overwrites)")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        self.store.backup(str(dest), progress)
+        return dest
 
     def import_(self, path: Union[str, Path], progress: Optional[Progress] = None) -> Union[str, list[str]]:
         """Import skills from a JSON file or from Agent Skills (SKILL.md) folders.
@@ -468,7 +492,6 @@ class SkillManager:
             ImportFormatError: naming the file and problem; nothing is imported.
             ValidationError: if ``path`` is not a usable ``str`` / ``os.PathLike`` path.
         """
-        self._require_human("import_")
         path = check_path(path, "path")
         check_callable(progress, "progress", PROGRESS, optional=True)
         if not path.exists():
@@ -495,7 +518,6 @@ class SkillManager:
         Returns:
             The number of chunks re-embedded.
         """
-        self._require_human("reindex")
         check_callable(progress, "progress", PROGRESS, optional=True)
         count = library.reindex(self.store, self.embeddings, progress)
         self.retriever = Retriever(self.store, self.embeddings)
@@ -540,7 +562,7 @@ def reindex(
         The number of chunks re-embedded.
     """
     check_callable(progress, "progress", PROGRESS, optional=True)
-    store = SQLiteStore(str(check_path(db_path, "db_path")))
+    store = SQLiteStore(str(check_path(db_path, "db_path", utf8=True)))
     try:
         return library.reindex(store, EmbeddingService(store, make_embedder(embed_fn, embed_config)), progress)
     finally:
@@ -550,13 +572,18 @@ def reindex(
 def _check_auto_promote(value: Any) -> Optional[dict]:
     if value is None:
         return None
-    if not isinstance(value, dict) or set(value) != {"usage", "confidence"}:
-        raise ValidationError("auto_promote", 'must be {"usage": int, "confidence": float} or None')
+    if not isinstance(value, dict) or not {"usage", "confidence"} <= set(value) <= {"usage", "confidence", "trust_agents"}:
+        raise ValidationError(
+            "auto_promote", 'must be {"usage": int, "confidence": float} (optionally "trust_agents": bool) or None'
+        )
+    trust_agents = value.get("trust_agents", False)
+    if not isinstance(trust_agents, bool):
+        raise ValidationError("auto_promote.trust_agents", f"must be True or False, got {trust_agents!r}")
     usage, confidence = value["usage"], value["confidence"]
     check_int(usage, "auto_promote.usage", 1)
     if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 <= confidence <= 1:
         raise ValidationError("auto_promote.confidence", f"must be a number between 0 and 1, got {shown(confidence)}")
-    return {"usage": usage, "confidence": float(confidence)}
+    return {"usage": usage, "confidence": float(confidence), "trust_agents": trust_agents}
 
 
 def _check_ttl(value: Any) -> Optional[float]:
@@ -584,3 +611,42 @@ def _make_llm(llm_fn: Any, llm_config: Optional[dict]) -> Optional[Callable[[str
 
 def _check_query_text(text: Any) -> str:
     return check_text(text, "text", MAX_QUERY_CHARS, allow_empty=False)
+
+
+AGENT = "agent"
+HUMAN = "human"
+#: Who may call each public method of :class:`SkillManager`: ``AGENT`` (agents and humans)
+#: or ``HUMAN`` (humans only; agent mode raises SkillPermissionError). Every public method
+#: must be listed: an unlisted one makes this module fail to import, so nothing is open to
+#: agents by accident. The SQLite-level guard (store/guard.py) holds whatever this says.
+METHOD_RIGHTS: dict[str, str] = {
+    "query": AGENT, "search": AGENT, "get": AGENT, "list": AGENT, "extract": AGENT,
+    "record_usage": AGENT, "usage": AGENT, "stats": AGENT, "close": AGENT,
+    "register": HUMAN, "archive": HUMAN, "review_queue": HUMAN, "approve": HUMAN, "reject": HUMAN,
+    "restore": HUMAN, "rollback": HUMAN, "versions": HUMAN, "history": HUMAN, "maintenance": HUMAN,
+    "export": HUMAN, "export_all": HUMAN, "backup": HUMAN, "import_": HUMAN, "reindex": HUMAN,
+}
+
+
+def _human_only(name: str, method: Callable) -> Callable:
+    @functools.wraps(method)
+    def guarded(self: SkillManager, *args: Any, **kwargs: Any) -> Any:
+        self._require_human(name)
+        return method(self, *args, **kwargs)
+
+    return guarded
+
+
+def _apply_rights(cls: type) -> None:
+    public = {name for name, value in vars(cls).items() if callable(value) and not name.startswith("_")}
+    if public != set(METHOD_RIGHTS):
+        raise RuntimeError(
+            f"METHOD_RIGHTS must list every public SkillManager method exactly: "
+            f"unlisted {sorted(public - set(METHOD_RIGHTS))}, unknown {sorted(set(METHOD_RIGHTS) - public)}"
+        )
+    for name, who in METHOD_RIGHTS.items():
+        if who == HUMAN:
+            setattr(cls, name, _human_only(name, getattr(cls, name)))
+
+
+_apply_rights(SkillManager)

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from .errors import ValidationError
+from .bundle import check_bundled_metadata
 from .validation import check_int, check_text, json_data, plain, shown
 
 #: Life-cycle states. Only ``canonical`` skills are served by ``query``.
@@ -254,6 +255,7 @@ class Skill:
         self.metadata = json_data(
             self.metadata, "skill.metadata", MAX_METADATA_DEPTH, MAX_METADATA_CHARS, MAX_METADATA_ITEMS
         )
+        check_bundled_metadata(self.metadata, "skill.metadata")
         if not isinstance(self.chunks, list):
             raise ValidationError("skill.chunks", "must be a list of Chunk")
         if not self.chunks:

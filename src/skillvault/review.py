@@ -50,7 +50,10 @@ def _check_reason(reason: Optional[str], field: str, required: bool) -> str:
 
 
 def canonical_id_for(store: SQLiteStore, draft: Skill) -> str:
-    """Return a free canonical id for a draft: its slug without ``draft::`` (``-2``... if taken)."""
+    """Return a free canonical id for a draft: its slug without ``draft::`` (``-2``... if taken).
+
+    Call it inside the write transaction that uses the id.
+    """
     base = slugify(draft.name)
     candidate, number = base, 1
     while store.get_skill(candidate) is not None:
@@ -69,6 +72,10 @@ def approve(
 ) -> str:
     """Make a draft canonical: a new skill, or a new version of the skill it revises.
 
+    The canonical id is chosen and written in one transaction, and the draft is checked
+    again inside it: two approvals at once never share an id, and a draft approved
+    twice at once becomes one skill (the second approval finds no draft).
+
     Args:
         store / embeddings: where the skill lives and how its chunks are embedded.
         draft_id: the draft.
@@ -85,26 +92,30 @@ def approve(
     draft = _draft(store, draft_id)
     actor = _check_reason(reviewer, "reviewer", required=False) or HUMAN
     note = _check_reason(note, "note", required=False)
-    target = store.get_skill(draft.revises) if draft.revises else None
-    if target is not None and target.status == "canonical":
-        skill = draft.renamed(target.id)
-        skill.name, skill.description = target.name, target.description
-        skill.source, skill.created_at = target.source, target.created_at
-        skill.tags = list(dict.fromkeys(target.tags + draft.tags))
-        skill.revises = None
-    else:
-        skill = draft.renamed(canonical_id_for(store, draft))
-        skill.revises = None
-    skill.status, skill.flags = "canonical", []
-    skill.metadata = {**skill.metadata, "approved_from": draft.id, "approved_by": actor}
-    ready, prepared = library.prepare(skill, embeddings)
-    details = {"draft": draft.id, "skill": ready.id, "confidence": draft.confidence}
+    ready, prepared = library.prepare(draft, embeddings)  # the draft's vectors are stored: no embedding
     with store.transaction():
+        current = _draft(store, draft_id)
+        if current.to_dict() != draft.to_dict():  # changed since we read it (e.g. a merge): use what is there now
+            ready, prepared = library.prepare(current, embeddings)
+            draft = current
+        target = store.get_skill(draft.revises) if draft.revises else None
+        if target is not None and target.status == "canonical":
+            skill, prepared = library.rename_prepared(ready, prepared, target.id)
+            skill.name, skill.description = target.name, target.description
+            skill.source, skill.created_at = target.source, target.created_at
+            skill.tags = list(dict.fromkeys(target.tags + draft.tags))
+        else:
+            skill, prepared = library.rename_prepared(ready, prepared, canonical_id_for(store, draft))
+            skill.version, target = 1, None  # a new skill; the draft's own versions stay with the draft
+        skill.revises = None
+        skill.status, skill.flags = "canonical", []
+        skill.metadata = {**skill.metadata, "approved_from": draft.id, "approved_by": actor}
+        details = {"draft": draft.id, "skill": skill.id, "confidence": draft.confidence}
         store.delete_skill(draft.id)
-        store.write_skill(ready, prepared, embeddings.name)
-        store.add_audit(actor, action, ready.id, reason=note, details={**details, "version": ready.version})
+        store.write_skill(skill, prepared, embeddings.name, create=target is None)
+        store.add_audit(actor, action, skill.id, reason=note, details={**details, "version": skill.version})
         store.add_audit(actor, action, draft.id, reason=note, details=details)
-    return ready.id
+    return skill.id
 
 
 def reject(store: SQLiteStore, draft_id: str, reason: str, reviewer: Optional[str] = None) -> None:
@@ -113,10 +124,11 @@ def reject(store: SQLiteStore, draft_id: str, reason: str, reviewer: Optional[st
     Raises:
         NotFoundError, ValidationError: unknown id, not a draft, or an empty reason.
     """
-    draft = _draft(store, draft_id)
+    _draft(store, draft_id)
     reason = _check_reason(reason, "reason", required=True)
     actor = _check_reason(reviewer, "reviewer", required=False) or HUMAN
     with store.transaction():
+        draft = _draft(store, draft_id)  # again inside: another process may have handled it
         store.change_status(draft.id, "rejected", flags=draft.flags + [f"rejected: {reason}"])
         store.add_audit(actor, "reject", draft.id, reason=reason)
 
@@ -142,10 +154,11 @@ def restore(store: SQLiteStore, skill_id: str) -> str:
     Raises:
         NotFoundError: no such skill. ValidationError: it is not archived.
     """
-    skill = _skill_in_status(store, skill_id, "archived", "skill_id", "archived")
-    status = "draft" if skill.source == "extracted" and skill.id.startswith("draft::") else "canonical"
-    flags = [flag for flag in skill.flags if not flag.startswith("expired")]
+    _skill_in_status(store, skill_id, "archived", "skill_id", "archived")
     with store.transaction():
+        skill = _skill_in_status(store, skill_id, "archived", "skill_id", "archived")  # still, inside
+        status = "draft" if skill.source == "extracted" and skill.id.startswith("draft::") else "canonical"
+        flags = [flag for flag in skill.flags if not flag.startswith("expired")]
         store.change_status(skill_id, status, flags=flags)
         store.add_audit(HUMAN, "restore", skill_id, details={"status": status})
     return status

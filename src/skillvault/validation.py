@@ -125,8 +125,14 @@ def check_int(
     return plain(value)
 
 
-def check_path(value: Any, field: str) -> Path:
+def check_path(value: Any, field: str, utf8: bool = False) -> Path:
     """Check a path argument: a ``str`` or ``os.PathLike`` naming a file the OS can encode.
+
+    Args:
+        value: the candidate.
+        field: its name, for the error message.
+        utf8: also refuse names of undecodable bytes (which Python holds as lone
+            surrogates such as ``\\udcff``), for consumers that need UTF-8 text.
 
     Returns:
         The path as a :class:`~pathlib.Path`.
@@ -150,10 +156,11 @@ def check_path(value: Any, field: str) -> Path:
     if "\x00" in text:
         raise ValidationError(field, "holds a NUL character, which no file name can contain")
     try:
-        encoded = os.fsencode(text)
+        encoded = text.encode("utf-8") if utf8 else os.fsencode(text)
     except UnicodeError:
         raise ValidationError(
-            field, f"{shown(text)} holds characters the file system cannot encode (lone surrogates)"
+            field, f"{shown(text)} holds characters that cannot be encoded (lone surrogates, e.g. from "
+            "undecodable bytes); use a UTF-8 file name"
         ) from None
     if len(encoded) > MAX_PATH_BYTES:
         raise ValidationError(field, f"is {len(encoded)} bytes long; the limit is {MAX_PATH_BYTES}")
@@ -313,6 +320,8 @@ def plain(item: Any) -> Any:
 
 def _json_problem(item: Any) -> Optional[str]:
     """Say why ``item`` is not JSON data by itself (ignoring its children), or None."""
+    if item is None:  # JSON null
+        return None
     if isinstance(item, str):
         index = lone_surrogate(item)
         return None if index is None else f"holds a lone surrogate at position {index}"

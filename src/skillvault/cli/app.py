@@ -379,6 +379,19 @@ def _export_all(ctx: typer.Context, target: Path, status: Optional[str]) -> None
 
 
 @app.command()
+def backup(
+    ctx: typer.Context,
+    dest: Path = typer.Argument(..., metavar="DEST", help="The new database file (must not exist)."),
+) -> None:
+    """Copy the library to DEST, safely while other processes write (SQLite online backup)."""
+    settings = _settings(ctx)
+    settings.require_db()
+    with settings.open() as sm, output.progress_bar(f"Backing up to {dest}") as progress:
+        written = sm.backup(dest, progress=progress)
+    output.note(f"Backed up {settings.db} to {written}")
+
+
+@app.command()
 def reindex(ctx: typer.Context) -> None:
     """Re-embed every chunk with the chosen embedder (the fix after changing embedders)."""
     settings = _settings(ctx)
@@ -391,3 +404,32 @@ def reindex(ctx: typer.Context) -> None:
     with output.progress_bar("Re-embedding") as progress:
         count = reindex_db(settings.db, embed_config=settings.embed_config(), progress=progress)
     output.note(f"Re-embedded {count} chunk{'s' if count != 1 else ''} in {settings.db}")
+
+
+# --------------------------------------------------------------------------- upgrade from 0.1.x
+
+
+@app.command()
+def migrate(
+    ctx: typer.Context,
+    old: Path = typer.Argument(..., metavar="OLD.db", help="A library written by skillvault 0.1.x."),
+    to: Optional[Path] = typer.Option(
+        None, "--to", metavar="NEW.db",
+        help="Write the upgraded library to this new file and leave OLD.db as it is "
+             "(default: upgrade OLD.db in place, keeping a copy as OLD.db.0.1.3-backup)."),
+) -> None:
+    """Upgrade a skillvault 0.1.x library: skills, chunks, reviews, usage counts and vectors."""
+    from ..errors import SkillPermissionError
+    from ..upgrade import library_format, migrate as migrate_library
+
+    settings = _settings(ctx)
+    if settings.agent:
+        raise SkillPermissionError("agent mode cannot migrate a library; run `skillvault migrate` without --agent")
+    if library_format(old) == "current":
+        output.note(f"{old} is in the current format already; nothing to migrate.")
+        return
+    with output.progress_bar("Embedding") as progress:
+        report = migrate_library(old, to, embed_config=settings.embed_config(), progress=progress)
+    output.note(report.summary()[0].upper() + report.summary()[1:])
+    for line in report.notes:
+        output.note(f"  note: {line}")

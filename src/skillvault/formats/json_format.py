@@ -1,4 +1,9 @@
-"""JSON files of skills: one skill (the 0.1.x shape) or a whole library."""
+"""JSON files of skills: one skill (the 0.1.x shape) or a whole library.
+
+Files given to :func:`load_skills` are untrusted: they are read only up to
+:data:`MAX_JSON_FILE_BYTES`, nested at most :data:`MAX_JSON_DEPTH` levels, and every
+skill is validated (text, numbers, metadata and bundled files) before any is returned.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,14 @@ from pathlib import Path
 from typing import Union
 
 from ..errors import ImportFormatError, ValidationError
+from ..validation import nesting_depth
 from ..models import Skill
 
 FORMAT_VERSION = 1
+#: Largest JSON file :func:`load_skills` reads.
+MAX_JSON_FILE_BYTES = 100_000_000
+#: Deepest nesting of objects and arrays in a JSON file (the document itself is level 1).
+MAX_JSON_DEPTH = 64
 
 
 def dump_skill(skill: Skill) -> str:
@@ -28,17 +38,35 @@ def load_skills(path: Union[str, Path]) -> list[Skill]:
 
     Raises:
         ImportFormatError: naming the file and the problem (bad JSON with its line,
-            wrong shape, invalid field); nothing is returned partially.
+            over :data:`MAX_JSON_FILE_BYTES`, nested deeper than :data:`MAX_JSON_DEPTH`,
+            a number Python cannot hold, wrong shape, invalid field); nothing is
+            returned partially.
     """
     path = Path(path)
+    if not path.is_file():  # a FIFO or device could block or never end
+        raise ImportFormatError(f"{path}: is not a regular file; give a JSON file")
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_JSON_FILE_BYTES + 1)
+            if len(raw) > MAX_JSON_FILE_BYTES:
+                size = max(path.stat().st_size, len(raw))
+                raise ImportFormatError(f"{path}: is {size} bytes; the limit is {MAX_JSON_FILE_BYTES}; "
+                                        "split the library into several files")
+        text = raw.decode("utf-8-sig")  # a byte order mark is allowed
     except (OSError, UnicodeDecodeError) as exc:
         raise ImportFormatError(f"{path}: cannot read it ({exc})") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ImportFormatError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise ImportFormatError(f"{path}: nests objects or arrays too deeply to read; the limit is "
+                                f"{MAX_JSON_DEPTH} levels") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise ImportFormatError(f"{path}: holds a value that cannot be read ({exc})") from None
+    if nesting_depth(data, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise ImportFormatError(f"{path}: nests objects or arrays more than {MAX_JSON_DEPTH} levels deep; "
+                                "flatten it")
     if isinstance(data, dict) and "skills" in data:
         items = data["skills"]
     elif isinstance(data, list):

@@ -40,28 +40,47 @@ What a read skill keeps in ``Skill.metadata["agent_skill"]`` (all JSON-serialisa
     a ``str``; other (binary) files as ``{"base64": "<base64 of the bytes>"}``.
 ``omitted_files``
     bundled files whose content was not kept (``{"path", "bytes", "reason"}``): files
-    over :data:`MAX_BUNDLED_FILE_BYTES`, or beyond :data:`MAX_BUNDLED_TOTAL_BYTES` in
-    all. An export cannot write them back.
+    over :data:`MAX_BUNDLED_FILE_BYTES`, beyond :data:`MAX_BUNDLED_TOTAL_BYTES` or
+    :data:`MAX_BUNDLED_FILES` in all, deeper than :data:`MAX_BUNDLED_DEPTH` folders,
+    with a name :func:`skillvault.bundle.check_bundled_name` refuses, or symbolic
+    links. An export cannot write them back.
 
-Hidden files and folders (name starting with ``.``), ``__pycache__`` folders and
-symbolic links are not bundled.
+Hidden files and folders (name starting with ``.``) and ``__pycache__`` folders are not
+bundled.
+
+Files are untrusted input, so reading is bounded: ``SKILL.md`` at most
+:data:`MAX_SKILL_MD_BYTES`, its front matter at most :data:`MAX_FRONT_MATTER_BYTES` and
+:data:`MAX_FRONT_MATTER_DEPTH` levels deep, with no YAML aliases (``*name``: their
+expansion can turn a few hundred bytes into gigabytes). Symbolic links are never
+followed: a symlinked ``SKILL.md`` is an error, a symlinked skill folder is skipped with
+a warning, a symlinked bundled file or folder is listed in ``omitted_files``. The folder
+given to read may itself be reached through a link (that is the caller's choice).
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 import logging
+import os
 import re
-from pathlib import Path, PurePosixPath
+import stat
+from pathlib import Path
 from typing import Any, Optional, Union
 
 import yaml
 
+from ..bundle import (
+    MAX_BUNDLED_FILE_BYTES,
+    MAX_BUNDLED_FILES,
+    MAX_BUNDLED_TOTAL_BYTES,
+    check_bundled_files,
+    check_bundled_name,
+)
 from ..errors import ImportFormatError, ValidationError
 from ..models import MAX_NAME_LENGTH, MAX_SECTION_LENGTH, Chunk, Skill, slugify, validate_id
+from ..validation import json_data
 
 __all__ = [
     "read_skill_folder",
@@ -72,17 +91,27 @@ __all__ = [
     "skill_markdown_body",
     "MAX_BUNDLED_FILE_BYTES",
     "MAX_BUNDLED_TOTAL_BYTES",
+    "MAX_BUNDLED_FILES",
+    "MAX_BUNDLED_DEPTH",
+    "MAX_SKILL_MD_BYTES",
+    "MAX_FRONT_MATTER_BYTES",
+    "MAX_FRONT_MATTER_DEPTH",
 ]
 
 log = logging.getLogger(__name__)
 
 SKILL_FILE = "SKILL.md"
-#: Largest bundled file whose content is kept in the skill's metadata.
-MAX_BUNDLED_FILE_BYTES = 1_000_000
-#: Total size of bundled file contents kept for one skill; later files are omitted.
-MAX_BUNDLED_TOTAL_BYTES = 10_000_000
 #: Largest SKILL.md accepted.
 MAX_SKILL_MD_BYTES = 5_000_000
+#: Largest front matter (the YAML between the ``---`` lines), in UTF-8 bytes.
+MAX_FRONT_MATTER_BYTES = 64 * 1024
+#: Deepest nesting of mappings and lists in the front matter (the top mapping is level 1);
+#: kept under ``skillvault.models.MAX_METADATA_DEPTH`` with room for ``agent_skill.extra``.
+MAX_FRONT_MATTER_DEPTH = 20
+#: Deepest folder inside a skill folder whose files are bundled (``a/b/c.txt`` is 2 deep).
+MAX_BUNDLED_DEPTH = 16
+# MAX_BUNDLED_FILE_BYTES, MAX_BUNDLED_TOTAL_BYTES and MAX_BUNDLED_FILES (most files kept;
+# later ones are listed in omitted_files, up to as many again) come from skillvault.bundle.
 #: Spec limits.
 MAX_NAME_CHARS = 64
 MAX_DESCRIPTION_CHARS = 1024
@@ -112,8 +141,47 @@ def _error(path: Union[Path, str], line: int, message: str) -> ImportFormatError
 # --------------------------------------------------------------------------- YAML
 
 
+class _Refused(yaml.MarkedYAMLError):
+    """Valid YAML that front matter does not accept (an alias, deep nesting, a huge number)."""
+
+
 class _FrontMatterLoader(yaml.SafeLoader):
-    """Safe loader that keeps dates as strings (JSON-safe) and rejects duplicate keys."""
+    """Safe loader that keeps dates as strings (JSON-safe), refuses aliases and nesting
+    deeper than :data:`MAX_FRONT_MATTER_DEPTH`, and locates values Python cannot build.
+
+    Refusing aliases outright (rather than bounding their expansion) is what makes
+    "billion laughs" documents harmless: without them the data is never larger than the
+    text it was read from.
+    """
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _Refused(None, None, f"uses the alias *{event.anchor} (YAML aliases are not "
+                           "allowed: their expansion can be huge); write the value out",
+                           event.start_mark)
+        nests = self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent)
+        if nests:
+            self._depth += 1
+            if self._depth > MAX_FRONT_MATTER_DEPTH:
+                raise _Refused(None, None, f"nests deeper than {MAX_FRONT_MATTER_DEPTH} levels; "
+                               "flatten it", self.peek_event().start_mark)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            if nests:
+                self._depth -= 1
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:  # e.g. an integer of 5000 digits
+            raise _Refused(None, None, f"holds a value that cannot be read ({exc})",
+                           node.start_mark) from None
 
 
 _FrontMatterLoader.yaml_implicit_resolvers = {
@@ -124,7 +192,12 @@ _FrontMatterLoader.yaml_implicit_resolvers = {
 
 def _load_front_matter(text: str, path: Path) -> tuple[Any, dict[str, int]]:
     """Parse front-matter YAML; return (data, {top-level key: file line})."""
-    loader = _FrontMatterLoader(text)
+    try:
+        loader = _FrontMatterLoader(text)  # its reader refuses control characters at once
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 2  # +1 for 1-based, +1 for the '---' line
+        raise _error(path, line, f"front matter is not valid YAML (character {exc.character:#06x} is "
+                     "not allowed; remove it)") from None
     try:
         node = loader.get_single_node()
         key_lines: dict[str, int] = {}
@@ -144,6 +217,8 @@ def _load_front_matter(text: str, path: Path) -> tuple[Any, dict[str, int]]:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 2 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if isinstance(exc, _Refused):
+            raise _error(path, line, f"front matter {problem}") from None
         context = getattr(exc, "context", None)
         detail = f"{context}: {problem}" if context else problem
         raise _error(path, line, f"front matter is not valid YAML ({detail})") from None
@@ -263,56 +338,121 @@ def _chunks_fingerprint(chunks: list[Chunk]) -> str:
 
 
 def _find_skill_md(folder: Path) -> Optional[Path]:
+    """The folder's ``SKILL.md`` (or ``skill.md``); a symbolic link is returned too, so
+    that reading it can refuse it by name."""
     for name in (SKILL_FILE, "skill.md"):
         candidate = folder / name
-        if candidate.is_file():
+        if candidate.is_symlink() or candidate.is_file():
             return candidate
     return None
 
 
+def _read_regular(path: Path, limit: int, follow_link: bool = False) -> bytes:
+    """Read at most ``limit + 1`` bytes of a regular file, by default never through a link.
+
+    ``O_NOFOLLOW`` makes the check and the read one step, so a file swapped for a link
+    after it was listed is refused too.
+
+    Raises:
+        OSError: the file is a link (unless ``follow_link``), not a regular file (a
+            FIFO, a device), or cannot be read.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+    if not follow_link:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+        if not hasattr(os, "O_NOFOLLOW") and path.is_symlink():
+            raise OSError(f"{path} is a symbolic link")
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        return handle.read(limit + 1)
+
+
+def _shown(rel: str) -> str:
+    """A file name as valid text (bytes that are not UTF-8 shown as ``\\xNN``)."""
+    return os.fsencode(rel).decode("utf-8", "backslashreplace")
+
+
 def _read_bundled_files(folder: Path, skill_md: Path) -> tuple[dict, list]:
+    """Read the files of a skill folder, within the limits (see the module docstring)."""
     files: dict[str, Any] = {}
     omitted: list[dict] = []
     total = 0
 
-    def walk(directory: Path) -> None:
+    def omit(rel: str, size: Optional[int], reason: str) -> None:
+        if len(omitted) < MAX_BUNDLED_FILES:
+            omitted.append({"path": _shown(rel), "bytes": size, "reason": reason})
+
+    def walk(directory: Path, depth: int) -> None:
         nonlocal total
         for entry in sorted(directory.iterdir(), key=lambda p: p.name):
             if entry.name.startswith(".") or entry.name == "__pycache__":
                 continue
             rel = entry.relative_to(folder).as_posix()
             if entry.is_symlink():
-                log.warning("%s: symbolic link %s not bundled", folder, rel)
+                log.warning("%s: symbolic link %s not bundled (links are not followed)", folder, _shown(rel))
+                omit(rel, None, "symbolic link; links are not followed")
                 continue
             if entry.is_dir():
-                walk(entry)
+                if depth >= MAX_BUNDLED_DEPTH:
+                    omit(rel, None, f"folder nested deeper than {MAX_BUNDLED_DEPTH} levels; not read")
+                else:
+                    walk(entry, depth + 1)
                 continue
             if not entry.is_file() or entry == skill_md:
                 continue
             size = entry.stat().st_size
+            try:
+                check_bundled_name(rel)
+            except ValidationError as exc:
+                omit(rel, size, f"file name refused: {exc.message}")
+                continue
+            if len(files) >= MAX_BUNDLED_FILES:
+                omit(rel, size, f"the skill already bundles {MAX_BUNDLED_FILES} files")
+                continue
             if size > MAX_BUNDLED_FILE_BYTES:
-                omitted.append({"path": rel, "bytes": size, "reason": f"larger than {MAX_BUNDLED_FILE_BYTES} bytes"})
+                omit(rel, size, f"larger than {MAX_BUNDLED_FILE_BYTES} bytes")
                 continue
             if total + size > MAX_BUNDLED_TOTAL_BYTES:
-                omitted.append({"path": rel, "bytes": size, "reason": f"bundled files exceed {MAX_BUNDLED_TOTAL_BYTES} bytes in all"})
+                omit(rel, size, f"bundled files exceed {MAX_BUNDLED_TOTAL_BYTES} bytes in all")
                 continue
-            data = entry.read_bytes()
+            try:
+                data = _read_regular(entry, MAX_BUNDLED_FILE_BYTES)
+            except OSError as exc:
+                omit(rel, size, f"cannot be read ({exc.strerror or exc})")
+                continue
+            if len(data) > MAX_BUNDLED_FILE_BYTES or total + len(data) > MAX_BUNDLED_TOTAL_BYTES:
+                omit(rel, len(data), "grew past the size limits while being read")
+                continue
             total += len(data)
             try:
                 files[rel] = data.decode("utf-8")
             except UnicodeDecodeError:
                 files[rel] = {"base64": base64.b64encode(data).decode("ascii")}
 
-    walk(folder)
+    walk(folder, 0)
     return files, omitted
 
 
-def _read_markdown_text(path: Path) -> str:
-    """Read a markdown file as UTF-8 (a BOM is dropped), within the size limit."""
-    size = path.stat().st_size
-    if size > MAX_SKILL_MD_BYTES:
-        raise _error(path, 1, f"is {size} bytes; the limit is {MAX_SKILL_MD_BYTES}")
-    raw = path.read_bytes()
+def _read_markdown_text(path: Path, follow_link: bool = False) -> str:
+    """Read a markdown file as UTF-8 (a BOM is dropped), within the size limit.
+
+    Args:
+        path: the file.
+        follow_link: read it even if it is a symbolic link (only for a file the caller
+            named directly; a file found inside an import root is never followed).
+    """
+    if not follow_link and path.is_symlink():
+        raise _error(path, 1, "is a symbolic link; links are not followed on import (they can "
+                     "point outside the folder given); put the file itself there")
+    try:
+        raw = _read_regular(path, MAX_SKILL_MD_BYTES, follow_link)
+    except OSError as exc:
+        raise _error(path, 1, f"cannot be read ({exc.strerror or exc})") from None
+    if len(raw) > MAX_SKILL_MD_BYTES:
+        raise _error(path, 1, f"is {max(len(raw), path.stat().st_size)} bytes; the limit is "
+                     f"{MAX_SKILL_MD_BYTES}")
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:
@@ -334,6 +474,10 @@ def _parse_front_matter(lines: list[str], path: Path) -> tuple[Any, dict[str, in
         raise _error(path, 1, "front matter opened by '---' is never closed; add a '---' line "
                      "after it")
     front_text = "".join(lines[1:close])
+    front_bytes = len(front_text.encode("utf-8"))
+    if front_bytes > MAX_FRONT_MATTER_BYTES:
+        raise _error(path, 1, f"front matter is {front_bytes} bytes; the limit is "
+                     f"{MAX_FRONT_MATTER_BYTES}; move long text into the body or a bundled file")
     newline = "\r\n" if lines[close].endswith("\r\n") else "\n"
     body = "".join(lines[close + 1:])
     body_first_line = close + 2
@@ -344,11 +488,13 @@ def _parse_front_matter(lines: list[str], path: Path) -> tuple[Any, dict[str, in
             raise _error(path, 2, f"front matter must be a YAML mapping, got {type(data).__name__}")
         if not all(isinstance(key, str) for key in data):
             raise _error(path, 1, "front-matter keys must be strings")
-        try:
-            json.dumps(data, allow_nan=False)
-        except (TypeError, ValueError):
-            raise _error(path, 1, "front matter holds values that are not plain YAML "
-                         "(strings, numbers, booleans, lists, mappings)") from None
+        for key, value in data.items():  # one key at a time, so the error has its line
+            try:
+                json_data({key: value}, "front matter", MAX_FRONT_MATTER_DEPTH, MAX_FRONT_MATTER_BYTES,
+                          MAX_FRONT_MATTER_BYTES)
+            except ValidationError as exc:
+                raise _error(path, key_lines.get(key, 1), f"{exc}; front matter holds plain YAML: "
+                             "text, numbers, booleans, null, lists and mappings with text keys") from None
     return data, key_lines, body, body_first_line, newline, close
 
 
@@ -485,7 +631,8 @@ def read_skill_folders(path: Union[str, Path]) -> list[Skill]:
 
     Args:
         path: a skill folder (holding ``SKILL.md``) or a folder whose immediate
-            subfolders are skill folders (subfolders without ``SKILL.md`` are ignored).
+            subfolders are skill folders (subfolders without ``SKILL.md`` are ignored;
+            subfolders that are symbolic links are skipped with a logged warning).
 
     Returns:
         The skills, sorted by folder name. All are read before any is returned: one
@@ -501,10 +648,16 @@ def read_skill_folders(path: Union[str, Path]) -> list[Skill]:
         raise _error(root, 1, "is not a folder; give a skill folder or a folder of skill folders")
     if _find_skill_md(root) is not None:
         return [read_skill_folder(root)]
-    folders = sorted(
-        (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and _find_skill_md(p)),
-        key=lambda p: p.name,
-    )
+    folders = []
+    for entry in sorted(root.iterdir(), key=lambda p: p.name):
+        if entry.name.startswith(".") or not entry.is_dir():
+            continue
+        if entry.is_symlink():
+            log.warning("%s: skipped: it is a symbolic link, and links are not followed on import "
+                        "(they can point outside the folder given)", entry)
+            continue
+        if _find_skill_md(entry):
+            folders.append(entry)
     if not folders:
         raise _error(root, 1, "holds no SKILL.md, nor do its immediate subfolders")
     skills: list[Skill] = []
@@ -571,7 +724,7 @@ def read_skill_markdown(
     md = Path(path)
     if not md.is_file():
         raise _error(md, 1, "no such file; give a markdown file")
-    text = _read_markdown_text(md)
+    text = _read_markdown_text(md, follow_link=True)
     lines = text.splitlines(keepends=True)
     data: Optional[dict] = None
     key_lines: dict[str, int] = {}
@@ -621,26 +774,6 @@ def read_skill_markdown(
 # --------------------------------------------------------------------------- writing
 
 
-def _safe_relative(rel: Any, folder: Path) -> PurePosixPath:
-    """Check a bundled file name; return it as a relative posix path."""
-    if not isinstance(rel, str) or not rel:
-        raise _error(folder, 1, f"bundled file name {rel!r} must be a non-empty string")
-    pure = PurePosixPath(rel)
-    if (
-        "\\" in rel
-        or "\x00" in rel
-        or pure.is_absolute()
-        or re.match(r"^[A-Za-z]:", rel)
-        or any(part in ("..", "") for part in rel.split("/"))
-        or ".." in pure.parts
-    ):
-        raise _error(folder, 1, f"bundled file name {rel!r} escapes the skill folder; use a "
-                     "relative path without '..'")
-    if pure.as_posix().lower() in (SKILL_FILE.lower(),):
-        raise _error(folder, 1, f"bundled file name {rel!r} would overwrite SKILL.md")
-    return pure
-
-
 def _body_from_chunks(chunks: list[Chunk]) -> str:
     pieces: list[str] = []
     for index, chunk in enumerate(chunks):
@@ -677,9 +810,11 @@ def write_skill_folder(skill: Skill, parent_dir: Union[str, Path]) -> Path:
         The skill folder's path.
 
     Raises:
-        ImportFormatError: if a bundled file name is absolute, contains ``..`` or
-            would land outside the skill folder (or on SKILL.md), or a bundled file
-            entry is not a string or ``{"base64": str}``.
+        ImportFormatError: if the bundled files fail
+            :func:`skillvault.bundle.check_bundled_files` (a name that is absolute,
+            contains ``..``, would land on SKILL.md, ...; an entry that is not a string
+            or ``{"base64": str}``; over the size limits), or a file would land outside
+            the skill folder through a symbolic link already there.
         ValidationError: if the skill id is not a valid id, it has no chunks and no
             kept body, or its description is over 1024 characters.
     """
@@ -714,24 +849,21 @@ def write_skill_folder(skill: Skill, parent_dir: Union[str, Path]) -> Path:
     folder = Path(parent_dir) / skill.id
     outputs: list[tuple[Path, bytes]] = [(folder / SKILL_FILE, (head + body).encode("utf-8"))]
     files = agent.get("files") or {}
-    if not isinstance(files, dict):
-        raise _error(folder, 1, "metadata['agent_skill']['files'] must be a mapping of path -> content")
-    folder_abs = folder.resolve()
+    try:
+        check_bundled_files(files, "metadata['agent_skill']['files']")
+    except ValidationError as exc:
+        raise _error(folder, 1, str(exc)) from None
     for rel, content in files.items():
-        pure = _safe_relative(rel, folder)
-        target = folder.joinpath(*pure.parts)
-        if not target.resolve().is_relative_to(folder_abs):
-            raise _error(folder, 1, f"bundled file name {rel!r} escapes the skill folder")
         if isinstance(content, str):
             data = content.encode("utf-8")
-        elif isinstance(content, dict) and isinstance(content.get("base64"), str):
-            try:
-                data = base64.b64decode(content["base64"], validate=True)
-            except (binascii.Error, ValueError):
-                raise _error(folder, 1, f"bundled file {rel!r} has invalid base64 content") from None
         else:
-            raise _error(folder, 1, f"bundled file {rel!r} must be a string or {{'base64': str}}")
-        outputs.append((target, data))
+            data = base64.b64decode(content["base64"], validate=True)
+        outputs.append((folder.joinpath(*rel.split("/")), data))
+    folder_abs = folder.resolve()
+    for target, _data in outputs:
+        if not target.resolve().is_relative_to(folder_abs):  # a symbolic link already there
+            raise _error(target, 1, "leads outside the skill folder through a symbolic link; "
+                         "remove the link or export elsewhere")
 
     for target, data in outputs:
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -146,21 +146,19 @@ def draft_skill(knowledge: Knowledge, draft_id: str, provenance: str) -> Skill:
 
 
 def unique_draft_id(store: SQLiteStore, title: str) -> str:
-    """Return ``draft::<slug>``; titles that slug alike get a suffix from their own hash.
+    """Return a free ``draft::<slug>`` id; titles that slug alike get a suffix from their own hash.
 
-    The same title always maps to the same id (so re-extracting it finds the draft),
-    different titles never share one.
+    Call it inside the write transaction that uses the id: only there is "free" still
+    true when the row is written.
     """
     base = f"draft::{slugify(title)}"
     candidate = base
     attempt = 0
-    while True:
-        existing = store.get_skill(candidate)
-        if existing is None or same_title(existing.name, title):
-            return candidate
+    while store.get_skill(candidate) is not None:
         attempt += 1
         digest = hashlib.sha256(f"{title}\n{attempt}".encode("utf-8")).hexdigest()[:6]
         candidate = f"{base}-{digest}"
+    return candidate
 
 
 def same_title(a: str, b: str) -> bool:
@@ -198,39 +196,48 @@ def place_draft(store: SQLiteStore, embeddings: EmbeddingService, skill: Skill, 
 
 
 def _store_draft(store: SQLiteStore, embeddings: EmbeddingService, knowledge: Knowledge, provenance: str, actor: str) -> str:
-    draft = draft_skill(knowledge, unique_draft_id(store, knowledge.title), provenance)
+    # Embed first (slow, maybe remote), then decide and write inside one write transaction:
+    # two processes extracting alike titles at once must not pick the same id.
+    draft = draft_skill(knowledge, f"draft::{slugify(knowledge.title)}", provenance)
     ready, prepared = library.prepare(draft, embeddings)
     vector = np.mean([p.vector for p in prepared], axis=0)
     vector /= np.linalg.norm(vector)
-    placement = place_draft(store, embeddings, ready, vector)
-    if placement.merge_into:
-        return _merge(store, embeddings, ready, placement, actor)
-    ready.revises = placement.revises
-    if placement.revises:
-        ready.flags = [f"revises {placement.revises}: {placement.reason}"]
-    with store.transaction():
-        store.write_skill(ready, prepared, embeddings.name)
-        store.add_audit(actor, "extract", ready.id, details={"confidence": ready.confidence, "revises": ready.revises})
-    return ready.id
+    with store.draft_transaction() as writer:
+        placement = place_draft(writer, embeddings, ready, vector)
+        if placement.merge_into:
+            target_id = _merge(writer, embeddings, ready, prepared, placement, actor)
+        else:
+            ready, prepared = library.rename_prepared(ready, prepared, unique_draft_id(writer, knowledge.title))
+            ready.revises = placement.revises
+            if placement.revises:
+                ready.flags = [f"revises {placement.revises}: {placement.reason}"]
+            writer.write_skill(ready, prepared, embeddings.name, create=True)
+            writer.add_audit(actor, "extract", ready.id, details={"confidence": ready.confidence, "revises": ready.revises})
+            return ready.id
+    store.record_usage([target_id])  # re-discovering knowledge is evidence it is used
+    return target_id
 
 
-def _merge(store: SQLiteStore, embeddings: EmbeddingService, new: Skill, placement: Placement, actor: str) -> str:
-    """Fold a re-discovered draft into the existing one: best content wins, usage counts."""
-    target = store.get_skill(placement.merge_into)
+def _merge(
+    writer: SQLiteStore, embeddings: EmbeddingService, new: Skill, prepared: list, placement: Placement, actor: str
+) -> str:
+    """Fold a re-discovered draft into the existing one (inside the caller's transaction).
+
+    The more confident text wins; the other is not lost: the draft's previous content
+    is kept as a version snapshot by the store.
+    """
+    target = writer.get_skill(placement.merge_into)
     sources = list(target.metadata.get("merged_from", []))[-(MAX_MERGE_SOURCES - 1):] + [new.extracted_from[:80]]
     if new.confidence > target.confidence:
-        merged = new.renamed(target.id)
+        merged, merged_prepared = library.rename_prepared(new, prepared, target.id)
         merged.revises = target.revises
     else:
-        merged = target
+        merged, merged_prepared = library.prepare(target, embeddings)  # its vectors are stored: no embedding
     merged.metadata = {**merged.metadata, "merged_from": sources, "merges": int(target.metadata.get("merges", 0)) + 1}
     merged.confidence = max(new.confidence, target.confidence)
     merged.extracted_from = target.extracted_from
     merged.created_at = target.created_at
     merged.flags = target.flags
-    ready, prepared = library.prepare(merged, embeddings)
-    with store.transaction():
-        store.write_skill(ready, prepared, embeddings.name)
-        store.add_audit(actor, "merge", target.id, reason=placement.reason, details={"confidence": new.confidence})
-    store.record_usage([target.id])  # re-discovering knowledge is evidence it is used
+    writer.write_skill(merged, merged_prepared, embeddings.name)
+    writer.add_audit(actor, "merge", target.id, reason=placement.reason, details={"confidence": new.confidence})
     return target.id

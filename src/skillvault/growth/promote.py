@@ -7,8 +7,11 @@ as one, or is close to one (rescaled similarity ≥ the revision threshold). Suc
 draft stays in the queue flagged ``conflict: ...`` for a human. Promotions are audited
 with the action ``auto-promote``.
 
-Usage counts are trusted as given: an agent that calls ``record_usage`` on its own
-draft raises its count. Where agents are not trusted, pass ``auto_promote=None``.
+What agents write is advisory. By default a draft whose content an agent wrote (or
+edited) is never promoted without a human, and only usage counted by human-mode
+processes counts: an agent can forge its draft's confidence and its own usage reports,
+so neither may make anything canonical. ``auto_promote={..., "trust_agents": True}``
+lets agents' drafts and usage reports count too.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 
 from .. import review
 from ..embed.service import EmbeddingService
+from ..errors import NotFoundError, ValidationError
 from ..models import Skill, utc_now
 from ..store import SQLiteStore
 from .extract import REVISION_SIMILARITY, same_title
@@ -66,31 +70,50 @@ def promote_ready_drafts(
         drafts = store.list_skills(status="draft")
     else:
         drafts = [skill for skill in map(store.get_skill, only) if skill is not None and skill.status == "draft"]
+    trust_agents = bool(thresholds.get("trust_agents"))
     for draft in drafts:
-        uses = store.usage_of(draft.id)["uses"]
+        if not trust_agents and store.is_agent_draft(draft.id):
+            continue
+        usage = store.usage_of(draft.id)
+        uses = usage["uses"] if trust_agents else usage["uses"] - usage["by_agents"]["uses"]
         if uses < thresholds["usage"] or draft.confidence < thresholds["confidence"]:
             continue
         reason = conflict_reason(store, embeddings, draft)
         if reason:
-            flag = f"conflict: {reason}"
-            if flag not in draft.flags:
-                with store.transaction():
-                    store.change_status(draft.id, "draft", flags=draft.flags + [flag])
-                    store.add_audit(AUTO_PROMOTER, "flag-conflict", draft.id, reason=reason)
+            _flag_conflict(store, draft.id, reason)
             continue
         note = f"usage {uses} >= {thresholds['usage']}, confidence {draft.confidence:.2f} >= {thresholds['confidence']}"
-        promoted.append(review.approve(store, embeddings, draft.id, reviewer=AUTO_PROMOTER, note=note, action="auto-promote"))
+        try:
+            promoted.append(review.approve(store, embeddings, draft.id, reviewer=AUTO_PROMOTER, note=note, action="auto-promote"))
+        except (NotFoundError, ValidationError) as exc:  # another process approved or rejected it meanwhile
+            log.info("auto-promotion of %s skipped: %s", draft.id, exc)
+            continue
         log.info("auto-promoted %s (%s)", draft.id, note)
     return promoted
+
+
+def _flag_conflict(store: SQLiteStore, draft_id: str, reason: str) -> None:
+    """Flag a draft that may not be promoted, if it is still a draft without that flag."""
+    flag = f"conflict: {reason}"
+    with store.transaction():
+        current = store.get_skill(draft_id)  # read inside: another process may have handled it
+        if current is None or current.status != "draft" or flag in current.flags:
+            return
+        store.change_status(draft_id, "draft", flags=current.flags + [flag])
+        store.add_audit(AUTO_PROMOTER, "flag-conflict", draft_id, reason=reason)
 
 
 def expire_drafts(store: SQLiteStore, ttl_days: float) -> list[str]:
     """Archive drafts untouched for ``ttl_days``; returns their ids (restore brings them back)."""
     cutoff = utc_now() - timedelta(days=ttl_days)
     expired = store.skill_ids_untouched_since("draft", cutoff)
+    archived = []
     for draft_id in expired:
-        draft = store.get_skill(draft_id)
         with store.transaction():
+            draft = store.get_skill(draft_id)  # read inside: another process may have handled it
+            if draft is None or draft.status != "draft":
+                continue
             store.change_status(draft_id, "archived", flags=draft.flags + [f"expired: untouched for {ttl_days:g} days"])
             store.add_audit(MAINTENANCE, "expire", draft_id, reason=f"untouched for {ttl_days:g} days")
-    return expired
+            archived.append(draft_id)
+    return archived

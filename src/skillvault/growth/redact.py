@@ -19,6 +19,12 @@ Shannon entropy of at least 3.5 bits per character (3.0 for hex, whose ceiling i
 mixes letters with digits or with both cases, and is not just words joined by ``_``/``-``
 (``user_profile_settings_v2``).
 
+Secrets are often pasted inside escaped strings: ``curl -d "{\\"password\\": \\"...\\"}"``,
+JSON inside JSON (``\\\\\\"``), ``\\u0022``, ``password%3D...`` in URL-encoded bodies,
+``&quot;`` in HTML. When the text holds such escapes, the rules also run over an
+*unescaped view* of it (quotes, ``\\n``/``\\t``, ``\\u00XX``, ``%XX`` and a few HTML
+entities decoded) and what they find there is mapped back onto the original text.
+
 Each secret becomes ``[REDACTED:<kind>]``; overlapping findings merge into one
 replacement whose kind is that of the longest finding. Text that is already a
 ``[REDACTED:...]`` marker is never matched again, so redaction is idempotent.
@@ -214,6 +220,13 @@ def _check_password(m: re.Match, text: str) -> bool:
     return True
 
 
+def _check_short_password(m: re.Match, text: str) -> bool:
+    value = _secret_text(m)
+    if _is_placeholder(value) or not re.search(r"[A-Za-z0-9]", value) or value[0] in "/~":
+        return False  # "pwd": "/home/me" is a folder
+    return m.group("bare") is None or not (_looks_like_code(value) or value.isdigit())
+
+
 def _check_sk(m: re.Match, text: str) -> bool:
     return re.search(r"[A-Za-z0-9]{20}", m.group()) is not None  # not sk-some-long-words
 
@@ -285,8 +298,14 @@ _OWN = (
     (
         "password",
         r"(?i)(?:pass(?:word|wd|phrase)|_pwd|_pass)(?P<op>" + _OP + r")"
-        r"""(?:"(?P<dq>[^"\n]+)"|'(?P<sq>[^'\n]+)'|(?P<bare>[^\s"'`,;)}\]]+))""",
+        r"""(?:"(?P<dq>(?:[^"\\\n]|\\.)+)"|'(?P<sq>(?:[^'\\\n]|\\.)+)'|(?P<bare>[^\s"'`,;)}\]]+))""",
         _check_password,
+    ),
+    (
+        "password",  # short names, only as a quoted key ("pass": "...") or a form field (&pass=...)
+        r"""(?i)(?:["'](?:pass|pwd|pw)["'][ \t]*[:=]|(?<=[?&;])pass=)[ \t]*"""
+        r"""(?:"(?P<dq>(?:[^"\\\n]|\\.)+)"|'(?P<sq>(?:[^'\\\n]|\\.)+)'|(?P<bare>[^\s"'`,;)}\]&#]+))""",
+        _check_short_password,
     ),
     ("password", r"""--pass(?:word)? +["']?(?P<bare>[^\s"'`]+)""", _check_flag),
     (
@@ -399,6 +418,102 @@ def _raw_findings(text: str) -> list[tuple[int, int, int, str]]:
     return found
 
 
+# Escapes decoded in the unescaped view. Only printable ASCII is produced, so the view's
+# rules see the quotes, operators and line breaks the escaping hid.
+_ESCAPE = re.compile(
+    r"""\\+(?P<q>["'])"""                      # \" \\\" -> "
+    r"|\\+(?P<c>[nrt])"                        # \n -> a line break (YAML inside JSON)
+    r"|\\+u00(?P<u>[2-6][0-9A-Fa-f]|7[0-9A-Ea-e])"  # \u0022 -> "
+    r"|%(?P<p>[2-6][0-9A-Fa-f]|7[0-9A-Ea-e])"    # %3D -> =
+    r"|&(?P<h>quot|apos|amp|#34|#39|#x22|#x27);"   # &quot; -> "
+)
+_CONTROL_ESCAPES = {"n": "\n", "r": "\r", "t": "\t"}
+_HTML_ESCAPES = {"quot": '"', "apos": "'", "amp": "&", "#34": '"', "#39": "'", "#x22": '"', "#x27": "'"}
+
+
+@dataclass(frozen=True)
+class _View:
+    """The text with escapes decoded, and how to map its positions back.
+
+    ``views[k]`` is the view position of the k-th decoded escape, which came from
+    ``spans[k]`` of the original; ``shifts[k]`` is original minus view position for
+    view positions just after it.
+    """
+
+    text: str
+    views: list[int]
+    spans: list[tuple[int, int]]
+    shifts: list[int]
+
+    def regions(self) -> list[tuple[int, int]]:
+        """View spans worth scanning: runs of whole lines that hold a decoded escape.
+
+        A decoded line break also marks the line it starts, so YAML inside a JSON
+        string is scanned line by line as YAML. Lines without escapes read the same as
+        in the original text, which is scanned anyway.
+        """
+        starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
+        marked: set[int] = set()
+        for pos in self.views:
+            line = bisect.bisect_right(starts, pos) - 1
+            marked.add(line)
+            if self.text[pos] == "\n":
+                marked.add(line + 1)
+        regions: list[tuple[int, int]] = []
+        for line in sorted(n for n in marked if n < len(starts)):
+            start = starts[line]
+            end = starts[line + 1] if line + 1 < len(starts) else len(self.text)
+            if regions and regions[-1][1] == start:
+                regions[-1] = (regions[-1][0], end)
+            else:
+                regions.append((start, end))
+        return regions
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """The original span that the view span ``[start, end)`` was decoded from."""
+        return self._original(start)[0], self._original(end - 1)[1]
+
+    def _original(self, pos: int) -> tuple[int, int]:
+        k = bisect.bisect_right(self.views, pos) - 1
+        if k >= 0 and self.views[k] == pos:
+            return self.spans[k]
+        shifted = pos + (self.shifts[k] if k >= 0 else 0)
+        return shifted, shifted + 1
+
+
+def _unescaped_view(text: str) -> Optional[_View]:
+    """The unescaped view of ``text``, or None when it holds no escape to decode."""
+    pieces: list[str] = []
+    views: list[int] = []
+    spans: list[tuple[int, int]] = []
+    shifts: list[int] = []
+    pos = view_len = 0
+    for m in _ESCAPE.finditer(text):
+        literal = text[pos:m.start()]
+        pieces.append(literal)
+        view_len += len(literal)
+        kind = m.lastgroup
+        value = m.group(kind)
+        if kind == "q":
+            char = value
+        elif kind == "c":
+            char = _CONTROL_ESCAPES[value]
+        elif kind == "h":
+            char = _HTML_ESCAPES[value]
+        else:
+            char = chr(int(value, 16))
+        pieces.append(char)
+        views.append(view_len)
+        spans.append(m.span())
+        view_len += 1
+        shifts.append(m.end() - view_len)
+        pos = m.end()
+    if not views:
+        return None
+    pieces.append(text[pos:])
+    return _View("".join(pieces), views, spans, shifts)
+
+
 def _outside_markers(
     text: str, found: list[tuple[int, int, int, str]], markers: list[tuple[int, int]]
 ) -> list[tuple[int, int, int, str]]:
@@ -439,7 +554,13 @@ def redact(text: str) -> Redaction:
     if not isinstance(text, str):
         raise TypeError(f"redact() needs a str, got {type(text).__name__}")
     markers = [m.span() for m in _MARKER.finditer(text)]
-    found = _outside_markers(text, _raw_findings(text), markers)
+    raw = _raw_findings(text)
+    view = _unescaped_view(text)
+    if view is not None:
+        for first, last in view.regions():
+            for start, end, rank, kind in _raw_findings(view.text[first:last]):
+                raw.append((*view.original_span(first + start, first + end), rank, kind))
+    found = _outside_markers(text, raw, markers)
     found.sort(key=lambda f: (f[0], -f[1]))
 
     findings: list[Finding] = []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
 from ..embed.service import EmbeddingService
 from ..store import SQLiteStore
 from .pack import Packing, pack
@@ -23,15 +26,28 @@ class Retriever:
 
     def search(self, text: str, k: int = 10, statuses: tuple[str, ...] = SERVED_STATUSES) -> list[Hit]:
         """Return up to ``k`` relevant hits for ``text``, best first."""
-        return [hit for hit in self._hits(text, statuses, candidates=max(CANDIDATES, k)) if hit.relevant][:k]
+        with self._reading(text) as hits_for:
+            hits = hits_for(statuses, max(CANDIDATES, k))
+        return [hit for hit in hits if hit.relevant][:k]
 
     def query(self, text: str, budget: int) -> Packing:
         """Return the packed context for ``text`` within ``budget`` tokens."""
-        return pack(self.store, self._hits(text, SERVED_STATUSES), budget)
+        with self._reading(text) as hits_for:
+            return pack(self.store, hits_for(SERVED_STATUSES, CANDIDATES), budget)
 
-    def _hits(self, text: str, statuses: tuple[str, ...], candidates: int = CANDIDATES) -> list[Hit]:
-        if self.store.embedder_record()[1] is None:
-            return []  # nothing has been registered yet: no vectors to compare with
-        vector = self.embeddings.embed_query(text)
-        floor = RelevanceFloor.calibrate(vector, self.embeddings.null_vectors())
-        return hybrid_search(self.store, vector, text, floor, statuses, candidates)
+    @contextmanager
+    def _reading(self, text: str) -> Iterator[Callable[[tuple[str, ...], int], list[Hit]]]:
+        """Embed ``text``, then yield a search function that reads one snapshot of the
+        store: a write committed by another process meanwhile is wholly in or wholly out."""
+        vector = floor = None
+        if self.store.embedder_record()[1] is not None:  # else nothing is registered yet
+            vector = self.embeddings.embed_query(text)
+            floor = RelevanceFloor.calibrate(vector, self.embeddings.null_vectors())
+
+        def hits_for(statuses: tuple[str, ...], candidates: int) -> list[Hit]:
+            if vector is None:
+                return []
+            return hybrid_search(self.store, vector, text, floor, statuses, candidates)
+
+        with self.store.snapshot():
+            yield hits_for

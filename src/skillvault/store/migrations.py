@@ -10,7 +10,20 @@ from __future__ import annotations
 import sqlite3
 from typing import Callable
 
-from ..errors import SchemaVersionError
+from ..errors import LegacyDatabaseError, SchemaVersionError
+from .db_errors import rollback, translate
+from .legacy import LEGACY_RELEASE, is_legacy
+
+
+def _usage_table(name: str) -> str:
+    """The statement creating a usage-count table (the human and the agent counts)."""
+    return f"""CREATE TABLE {name} (
+            skill_id TEXT PRIMARY KEY,
+            uses INTEGER NOT NULL DEFAULT 0,
+            helpful INTEGER NOT NULL DEFAULT 0,
+            unhelpful INTEGER NOT NULL DEFAULT 0,
+            last_used TEXT
+        )"""
 
 
 def _m001_initial(conn: sqlite3.Connection) -> None:
@@ -95,32 +108,40 @@ def _m002_review(conn: sqlite3.Connection) -> None:
         )"""
     )
     conn.execute("CREATE INDEX audit_by_skill ON audit_log(skill_id, id)")
-    conn.execute(
-        """CREATE TABLE usage (
-            skill_id TEXT PRIMARY KEY,
-            uses INTEGER NOT NULL DEFAULT 0,
-            helpful INTEGER NOT NULL DEFAULT 0,
-            unhelpful INTEGER NOT NULL DEFAULT 0,
-            last_used TEXT
-        )"""
-    )
+    conn.execute(_usage_table("usage"))
     conn.execute("ALTER TABLE skills ADD COLUMN flags TEXT NOT NULL DEFAULT '[]'")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial, _m002_review]
+def _m003_agent_boundary(conn: sqlite3.Connection) -> None:
+    # Who wrote a skill row's current content: an agent's drafts are told apart from
+    # everyone else's, so that nothing an agent wrote is promoted without a human.
+    conn.execute("ALTER TABLE skills ADD COLUMN author TEXT NOT NULL DEFAULT 'human'")
+    conn.execute(
+        "UPDATE skills SET author = 'agent' WHERE status = 'draft' AND id IN "
+        "(SELECT skill_id FROM audit_log WHERE actor = 'agent')"
+    )
+    # Usage reported by agents is advisory and kept apart from usage counted by humans'
+    # processes; agents cannot write the human counts at all.
+    conn.execute(_usage_table("agent_usage"))
 
 
-def migrate(conn: sqlite3.Connection) -> int:
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial, _m002_review, _m003_agent_boundary]
+
+
+def migrate(conn: sqlite3.Connection, read_only: bool = False) -> int:
     """Apply every migration the database has not seen yet.
 
     Args:
         conn: an autocommit connection.
+        read_only: the file cannot be written: only check that it needs nothing.
 
     Returns:
         The schema version after migrating.
 
     Raises:
-        SchemaVersionError: if the database is newer than this version of skillvault.
+        SchemaVersionError: if the database is newer than this version of skillvault, or
+            needs upgrading but is read-only.
+        LegacyDatabaseError: if it is a skillvault 0.1.x file (see :mod:`skillvault.upgrade`).
     """
     current = conn.execute("PRAGMA user_version").fetchone()[0]
     if current > len(MIGRATIONS):
@@ -128,13 +149,27 @@ def migrate(conn: sqlite3.Connection) -> int:
             f"the database has schema version {current} but this skillvault knows only "
             f"{len(MIGRATIONS)}; upgrade skillvault"
         )
+    if current == 0 and is_legacy(conn):
+        raise LegacyDatabaseError(
+            f"the database was written by skillvault {LEGACY_RELEASE} (0.1.x format); upgrade it with "
+            "`skillvault migrate PATH` or skillvault.migrate(path), or open it with SkillManager in human "
+            "mode, which upgrades it in place and keeps a backup"
+        )
+    if read_only and current < len(MIGRATIONS):
+        raise SchemaVersionError(
+            f"the database has schema version {current} and this skillvault needs {len(MIGRATIONS)}, but the "
+            "file is read-only; open it once where it can be written to upgrade it"
+        )
     for number in range(current, len(MIGRATIONS)):
         conn.execute("BEGIN IMMEDIATE")
         try:
             MIGRATIONS[number](conn)
             conn.execute(f"PRAGMA user_version = {number + 1}")
             conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
+        except BaseException as exc:
+            rollback(conn)
+            translated = translate(exc, None)
+            if translated is not None:
+                raise translated from exc
             raise
     return len(MIGRATIONS)

@@ -37,8 +37,7 @@ class ReviewRecords:
     def save_version(self, skill: Skill) -> None:
         """Keep a snapshot of ``skill`` under its version number (inside a transaction)."""
         self.conn.execute(
-            """INSERT INTO skill_versions(skill_id, version, snapshot, created_at) VALUES (?,?,?,?)
-               ON CONFLICT(skill_id, version) DO UPDATE SET snapshot = excluded.snapshot""",
+            "INSERT INTO skill_versions(skill_id, version, snapshot, created_at) VALUES (?,?,?,?)",
             (skill.id, skill.version, json.dumps(skill.to_dict(), ensure_ascii=False), utc_now().isoformat()),
         )
 
@@ -59,26 +58,41 @@ class ReviewRecords:
         ]
 
     def record_usage(self, skill_ids: list[str], helpful: Optional[bool] = None) -> None:
-        """Count one use of each skill (and a helpful/unhelpful vote), in one transaction."""
+        """Count one use of each skill (and a helpful/unhelpful vote), in one transaction.
+
+        An agent's counts go to ``agent_usage`` through its draft-writing connection:
+        they are advisory and never reach the counts humans' processes keep.
+        """
         if not skill_ids:
             return
+        if self.agent and not self._is_draft_writer:
+            self._draft_writer().record_usage(skill_ids, helpful)
+            return
+        table = "agent_usage" if self.agent else "usage"
         now = utc_now().isoformat()
         with self.transaction():
             self.conn.executemany(
-                """INSERT INTO usage(skill_id, uses, helpful, unhelpful, last_used) VALUES (?, 1, ?, ?, ?)
+                f"""INSERT INTO {table}(skill_id, uses, helpful, unhelpful, last_used) VALUES (?, 1, ?, ?, ?)
                    ON CONFLICT(skill_id) DO UPDATE SET uses = uses + 1, helpful = helpful + excluded.helpful,
                      unhelpful = unhelpful + excluded.unhelpful, last_used = excluded.last_used""",
                 [(skill_id, int(helpful is True), int(helpful is False), now) for skill_id in skill_ids],
             )
 
     def usage_of(self, skill_id: str) -> dict:
-        """Return ``{"uses", "helpful", "unhelpful", "last_used"}`` of a skill (zeros if unused)."""
-        row = self.conn.execute(
-            "SELECT uses, helpful, unhelpful, last_used FROM usage WHERE skill_id = ?", (skill_id,)
-        ).fetchone()
-        if row is None:
-            return {"uses": 0, "helpful": 0, "unhelpful": 0, "last_used": None}
-        return {"uses": row[0], "helpful": row[1], "unhelpful": row[2], "last_used": row[3]}
+        """Return a skill's usage: ``{"uses", "helpful", "unhelpful", "last_used"}`` counted
+        by everyone, and ``"by_agents"``: the part of it agents reported (zeros if unused)."""
+        counts = {}
+        for table in ("usage", "agent_usage"):
+            row = self.conn.execute(
+                f"SELECT uses, helpful, unhelpful, last_used FROM {table} WHERE skill_id = ?", (skill_id,)
+            ).fetchone()
+            counts[table] = row or (0, 0, 0, None)
+        human, agent = counts["usage"], counts["agent_usage"]
+        last_used = max((value for value in (human[3], agent[3]) if value), default=None)
+        return {
+            "uses": human[0] + agent[0], "helpful": human[1] + agent[1], "unhelpful": human[2] + agent[2],
+            "last_used": last_used, "by_agents": {"uses": agent[0], "helpful": agent[1], "unhelpful": agent[2]},
+        }
 
     def skill_ids_untouched_since(self, status: str, cutoff: datetime) -> list[str]:
         """Return ids of skills in ``status`` whose last change is older than ``cutoff``."""

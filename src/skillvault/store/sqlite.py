@@ -14,14 +14,15 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 import numpy as np
 
-from ..errors import DatabaseBusyError, NotFoundError, SkillPermissionError, ValidationError
+from ..errors import NotFoundError, SkillPermissionError, ValidationError
 from ..models import Chunk, Skill, utc_now
 from .connection import DriverInfo, connect
-from .guard import GUARD_MESSAGE, install_agent_guard, is_guard_refusal
+from .db_errors import rollback, translate
+from .guard import AGENT_ACTOR, GUARD_MESSAGE, install_reader_guard, install_writer_guard, is_guard_refusal
 from .migrations import MIGRATIONS, migrate
 from .records import ReviewRecords
 from .search import META_INDEX_GENERATION, SearchIndex
@@ -66,25 +67,29 @@ class SQLiteStore(SearchIndex, ReviewRecords):
 
     Args:
         path: database file; created (with its folder) when missing.
-        agent: open with agent rights (read everything, write drafts only), enforced
-            on the connection by :mod:`skillvault.store.guard`. The file must exist and
-            be migrated already (a human opens it first).
+        agent: open with agent rights: the connection is read-only at the SQLite level,
+            and drafts and usage are written only through :meth:`draft_transaction` and
+            :meth:`record_usage` on a private connection confined by
+            :mod:`skillvault.store.guard`. The file must exist and be migrated already
+            (a human opens it first).
 
     Raises:
         SkillPermissionError: in agent mode, if the file is missing or needs migrating.
     """
 
-    def __init__(self, path: str, agent: bool = False):
+    def __init__(self, path: str, agent: bool = False, _draft_writer: bool = False):
         self.agent = agent
+        self._is_draft_writer = _draft_writer
         if path != ":memory:":
             if agent and not os.path.exists(path):
                 raise SkillPermissionError(
                     f"agent mode cannot create a library: {path!r} does not exist; create it in human mode first"
                 )
             folder = os.path.dirname(os.path.abspath(path))
-            os.makedirs(folder, exist_ok=True)
+            if not agent and not os.path.isdir(folder):
+                os.makedirs(folder, exist_ok=True)
         self.path = path
-        self.conn, self.driver = connect(path)
+        self.conn, self.driver = connect(path, read_only=agent and not _draft_writer)
         self._sql = importlib.import_module(self.driver.module)  # sqlite3 or sqlean, for its exceptions
         self._lock = threading.RLock()
         self._matrix: Optional[VectorMatrix] = None
@@ -92,6 +97,9 @@ class SQLiteStore(SearchIndex, ReviewRecords):
         self._pending = PendingChanges()  # matrix changes of the open transaction
         self._pending_generation: Optional[str] = None
         self._seen_data_version: Optional[int] = None
+        self._writer: Optional[SQLiteStore] = None
+        #: True when a human's library could only be opened read-only (queries work, writes raise).
+        self.read_only = not agent and self.driver.access != "read-write" and path != ":memory:"
         if agent:
             self.schema_version = self.conn.execute("PRAGMA user_version").fetchone()[0]
             if self.schema_version != len(MIGRATIONS):
@@ -100,10 +108,17 @@ class SQLiteStore(SearchIndex, ReviewRecords):
                     f"{path!r} has schema version {self.schema_version}, this skillvault needs "
                     f"{len(MIGRATIONS)}; open it once in human mode to upgrade it"
                 )
-            self._create_vocabulary()
-            install_agent_guard(self.conn, self._sql)
+            if _draft_writer:
+                install_writer_guard(self.conn, self._sql)
+            else:
+                self._create_vocabulary()
+                install_reader_guard(self.conn, self._sql)
         else:
-            self.schema_version = migrate(self.conn)
+            try:
+                self.schema_version = migrate(self.conn, read_only=self.read_only)
+            except BaseException:
+                self.conn.close()
+                raise
             self._create_vocabulary()
 
     def _create_vocabulary(self) -> None:
@@ -112,33 +127,46 @@ class SQLiteStore(SearchIndex, ReviewRecords):
 
     # ------------------------------------------------------------------ plumbing
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (and an agent's draft-writing connection)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         self.conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Run the block in one write transaction; roll back on any exception."""
+        """Run the block in one write transaction; roll back on any exception.
+
+        SQLite's storage failures (disk full, I/O error, read-only file, lock held too
+        long) at BEGIN, in the block or at COMMIT are raised as the clear errors of
+        :func:`.db_errors.translate`; nothing of the transaction is kept then.
+
+        Raises:
+            SkillPermissionError: on an agent's store (use :meth:`draft_transaction`),
+                or a read-only file.
+        """
+        if self.agent and not self._is_draft_writer:
+            raise SkillPermissionError(f"{GUARD_MESSAGE} (this connection is read-only)")
+        if self.read_only:
+            raise self._read_only_error()
         with self._lock:
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
-            except self._sql.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
-                    raise DatabaseBusyError(
-                        f"{self.path!r} is being written by another process ({exc}); try again"
-                    ) from exc
-                if "readonly" in str(exc):
-                    raise SkillPermissionError(f"{self.path!r} cannot be written: {exc}") from exc
-                raise
+            except self._sql.Error as exc:
+                self._raise_storage_error(exc)
             try:
                 yield
+                self.conn.execute("COMMIT")
             except BaseException as exc:
-                self.conn.execute("ROLLBACK")
+                rollback(self.conn)  # SQLite may have rolled back already (e.g. after SQLITE_FULL)
                 self._pending.ops.clear()
                 self._pending_generation = None
-                if self.agent and is_guard_refusal(exc):
+                if self.agent and not isinstance(exc, SkillPermissionError) and is_guard_refusal(exc) \
+                        and "readonly" not in str(exc):
                     raise SkillPermissionError(f"{GUARD_MESSAGE} ({exc})") from exc
+                if isinstance(exc, self._sql.Error):
+                    self._raise_storage_error(exc)
                 raise
-            self.conn.execute("COMMIT")
             if self._pending_generation is not None:
                 # Our own commit: bring the loaded matrix up to date instead of reloading
                 # it, unless another connection also wrote since we loaded it.
@@ -147,6 +175,80 @@ class SQLiteStore(SearchIndex, ReviewRecords):
                 self._pending.apply(self._matrix)
                 self._matrix_generation = self._pending_generation
                 self._pending_generation = None
+
+    def _raise_storage_error(self, exc: Exception) -> None:
+        """Raise the clear error for an SQLite failure at BEGIN, in a transaction or at
+        COMMIT (disk full, I/O error, read-only, busy); re-raise ``exc`` for anything else."""
+        clear = self._read_only_error() if "readonly" in str(exc) else translate(exc, self.path)
+        if clear is None:
+            raise exc
+        raise clear from exc
+
+    def _read_only_error(self) -> SkillPermissionError:
+        return SkillPermissionError(
+            f"{self.path!r} is read-only (a write-protected file or a read-only folder or mount); "
+            "it can be queried but not changed: make it writable to change it"
+        )
+
+    @contextmanager
+    def draft_transaction(self) -> Iterator["SQLiteStore"]:
+        """A write transaction for drafts; yields the store to read and write with in it.
+
+        In human mode that is this store. In agent mode it is a private connection that
+        may only add or edit drafts written by agents (plus their audit rows and draft
+        history), so reads that decide what to write (e.g. a free id) must go through
+        the yielded store to see the transaction's own state.
+        """
+        target = self._draft_writer() if self.agent else self
+        with target.transaction():
+            yield target
+
+    def _draft_writer(self) -> "SQLiteStore":
+        if self._writer is None:
+            writer = SQLiteStore(self.path, agent=True, _draft_writer=True)
+            if writer.driver.access != "read-write":
+                writer.close()
+                raise SkillPermissionError(
+                    f"{self.path!r} is read-only (a write-protected file or a read-only folder or mount); "
+                    "agents can query it but not add drafts or usage"
+                )
+            self._writer = writer
+        return self._writer
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Run the block's reads in one read transaction: a consistent view of the library
+        while other processes write (WAL readers see the state as of the first read)."""
+        with self._lock:
+            if self.conn.in_transaction:  # already inside a transaction: it is the snapshot
+                yield
+                return
+            self.conn.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self.conn.execute("COMMIT")
+
+    def backup(self, dest: str, progress: Optional[Callable[[int, int], None]] = None) -> None:
+        """Copy the whole library to ``dest`` with SQLite's online backup API.
+
+        Safe while other processes write: the copy is one consistent state.
+
+        Args:
+            dest: the new database file (must not exist).
+            progress: called as ``progress(pages_done, pages_total)``.
+        """
+        target = self._sql.connect(dest, isolation_level=None)
+        try:
+            def report(_status: int, remaining: int, total: int) -> None:
+                if progress:
+                    progress(total - remaining, total)
+
+            with self._lock:
+                self.conn.backup(target, pages=256, progress=report)
+            target.execute("PRAGMA journal_mode = WAL")
+        finally:
+            target.close()
 
     def get_meta(self, key: str) -> Optional[str]:
         """Return the meta value stored under ``key`` or None."""
@@ -225,30 +327,47 @@ class SQLiteStore(SearchIndex, ReviewRecords):
                     raise exc.within(f"skills[{index}]") from None
                 self.add_audit(actor, action, skill.id, details={"version": skill.version})
 
-    def _write_skill(self, skill: Skill, prepared: list[PreparedChunk], embedder_name: str) -> None:
+    def _write_skill(self, skill: Skill, prepared: list[PreparedChunk], embedder_name: str, create: bool = False) -> None:
         if prepared:
             self._ensure_vector_table(embedder_name, int(prepared[0].vector.shape[0]))
         self._check_chunk_ownership(skill)
-        previous = self.conn.execute("SELECT version, status FROM skills WHERE id = ?", (skill.id,)).fetchone()
-        if previous is not None and skill.status != "draft":
-            skill.version = previous[0] + 1  # overwriting a skill makes a new version
+        previous = self.conn.execute("SELECT version, status, author FROM skills WHERE id = ?", (skill.id,)).fetchone()
+        if previous is not None and create:
+            raise ValidationError("skill.id", f"{skill.id!r} was taken by another writer; try again")
+        # Version numbers continue after every kept snapshot of this id (it may have been
+        # used before, e.g. by a draft that was approved), so snapshots never collide.
+        kept = self.conn.execute("SELECT COALESCE(MAX(version), 0) FROM skill_versions WHERE skill_id = ?", (skill.id,)).fetchone()[0]
+        if previous is not None and (skill.status != "draft" or previous[1] == "draft"):
+            # Overwriting a skill makes a new version; a draft's earlier content is kept
+            # as a snapshot too, so merging into a draft never loses text.
+            if previous[1] == "draft":
+                old = self.get_skill(skill.id)
+                old.version = max(old.version, kept + 1)
+                self.save_version(old)
+                kept = old.version
+            skill.version = max(previous[0], kept) + 1
+        elif previous is None and skill.version <= kept:
+            skill.version = kept + 1
+        # An agent's words stay marked as an agent's while they are a draft, whoever edits it next.
+        tainted = previous is not None and previous[2] == AGENT_ACTOR and skill.status == "draft"
+        author = AGENT_ACTOR if self.agent or tainted else "human"
         touches_index = skill.status != "draft" or (previous is not None and previous[1] != "draft")
         if previous is not None:
             self._delete_chunks_of(skill.id, previous[1])
         now = utc_now().isoformat()
         self.conn.execute(
-            f"""INSERT INTO skills ({_SKILL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+            f"""INSERT INTO skills ({_SKILL_COLUMNS}, author) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
             ON CONFLICT(id) DO UPDATE SET name=excluded.name, source=excluded.source,
               status=excluded.status, confidence=excluded.confidence,
               extracted_from=excluded.extracted_from, description=excluded.description,
               tags=excluded.tags, version=excluded.version, revises=excluded.revises,
               metadata=excluded.metadata, created_at=excluded.created_at,
-              updated_at=excluded.updated_at, flags=excluded.flags""",
+              updated_at=excluded.updated_at, flags=excluded.flags, author=excluded.author""",
             (
                 skill.id, skill.name, skill.source, skill.status, float(skill.confidence),
                 skill.extracted_from, skill.description, json.dumps(skill.tags), skill.version,
                 skill.revises, json.dumps(skill.metadata), skill.created_at.isoformat(), now,
-                json.dumps(skill.flags),
+                json.dumps(skill.flags), author,
             ),
         )
         # Explicit keys let each table take its rows in one executemany.
@@ -446,14 +565,15 @@ class SQLiteStore(SearchIndex, ReviewRecords):
         return found
 
     def get_skill(self, skill_id: str) -> Optional[Skill]:
-        """Return the skill with its chunks (in order), or None."""
-        row = self.conn.execute(f"SELECT {_SKILL_COLUMNS} FROM skills WHERE id = ?", (skill_id,)).fetchone()
-        if row is None:
-            return None
-        return self._skills_from_rows([row])[0]
+        """Return the skill with its chunks (in order), or None; read from one snapshot."""
+        with self.snapshot():
+            row = self.conn.execute(f"SELECT {_SKILL_COLUMNS} FROM skills WHERE id = ?", (skill_id,)).fetchone()
+            if row is None:
+                return None
+            return self._skills_from_rows([row])[0]
 
     def list_skills(self, status: Optional[str] = None, source: Optional[str] = None) -> list[Skill]:
-        """Return skills (with chunks), filtered by status and/or source, oldest first."""
+        """Return skills (with chunks), filtered by status and/or source, oldest first (one snapshot)."""
         sql = f"SELECT {_SKILL_COLUMNS} FROM skills WHERE 1=1"
         params: list[str] = []
         if status is not None:
@@ -462,8 +582,9 @@ class SQLiteStore(SearchIndex, ReviewRecords):
         if source is not None:
             sql += " AND source = ?"
             params.append(source)
-        rows = self.conn.execute(sql + " ORDER BY created_at, id", params).fetchall()
-        return self._skills_from_rows(rows)
+        with self.snapshot():
+            rows = self.conn.execute(sql + " ORDER BY created_at, id", params).fetchall()
+            return self._skills_from_rows(rows)
 
     def skill_names(self, status: str) -> list[tuple[str, str]]:
         """Return ``(id, name)`` of every skill in ``status`` (no chunks loaded)."""
@@ -558,9 +679,19 @@ class SQLiteStore(SearchIndex, ReviewRecords):
         self.conn.execute("DELETE FROM skills WHERE id = ?", (skill_id,))
         self._bump_generation()
 
-    def write_skill(self, skill: Skill, prepared: list[PreparedChunk], embedder_name: str) -> None:
-        """Insert or replace a skill inside the caller's transaction; see :meth:`save_skill`."""
-        self._write_skill(skill, prepared, embedder_name)
+    def write_skill(self, skill: Skill, prepared: list[PreparedChunk], embedder_name: str, create: bool = False) -> None:
+        """Insert or replace a skill inside the caller's transaction; see :meth:`save_skill`.
+
+        Args:
+            create: the id must be new (chosen inside this transaction); raises
+                ValidationError if it exists.
+        """
+        self._write_skill(skill, prepared, embedder_name, create)
+
+    def is_agent_draft(self, skill_id: str) -> bool:
+        """Return True if ``skill_id`` is a draft whose content an agent wrote (or edited)."""
+        row = self.conn.execute("SELECT status, author FROM skills WHERE id = ?", (skill_id,)).fetchone()
+        return row is not None and row[0] == "draft" and row[1] == AGENT_ACTOR
 
     # ------------------------------------------------------------------ stats
     def counts(self) -> dict:
