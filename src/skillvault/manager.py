@@ -154,7 +154,6 @@ class SkillManager:
                 "Open SkillManager(..., mode='human') for this."
             )
 
-
     # ------------------------------------------------------------------ skills
     def register(self, skill: Skill) -> str:
         """Store a skill (replacing an existing one with the same id) with its vectors.
@@ -295,10 +294,12 @@ class SkillManager:
         """Count a use of a skill (or draft), optionally with a helpful / unhelpful vote.
 
         In human mode a draft that now meets ``auto_promote`` is promoted (unless it
-        conflicts with a canonical skill).
+        conflicts with a canonical skill, or an agent wrote it). In agent mode the use is
+        recorded as an agent's report (see :meth:`usage`).
 
         Raises:
             NotFoundError: no such skill. ValidationError: ``helpful`` not a bool/None.
+            SkillPermissionError: the library is read-only.
         """
         skill_id = validate_id(skill_id, "skill_id")
         if helpful is not None and not isinstance(helpful, bool):
@@ -310,7 +311,12 @@ class SkillManager:
             self._promote(only=[skill_id])
 
     def usage(self, skill_id: str) -> dict:
-        """Return ``{"uses", "helpful", "unhelpful", "last_used"}`` for a skill."""
+        """Return ``{"uses", "helpful", "unhelpful", "last_used", "by_agents"}`` for a skill.
+
+        The counts include what agents reported; ``by_agents`` (``{"uses", "helpful",
+        "unhelpful"}``) is that part. It is advisory and never counts toward
+        auto-promotion unless ``auto_promote["trust_agents"]`` is set.
+        """
         skill_id = validate_id(skill_id, "skill_id")
         return self.store.usage_of(skill_id)
 
