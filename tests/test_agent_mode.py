@@ -139,6 +139,10 @@ def agent_connection(agent, which):
         "ALTER TABLE skills ADD COLUMN pwned TEXT",
         "CREATE TABLE main.stash(x)",
         "VACUUM",
+        "PRAGMA recursive_triggers = 0",
+        "SELECT load_extension('/tmp/evil.so')",
+        "INSERT INTO skill_versions(skill_id, version, snapshot, created_at) VALUES ('git', 99, '{}', 'x')",
+        "CREATE TEMP VIEW stash AS SELECT 1",
     ],
 )
 @pytest.mark.parametrize("which", ["reader", "writer"])
