@@ -178,3 +178,18 @@ def test_a_library_opened_without_its_embedder_works_where_no_new_vector_is_need
     assert len(embed.calls) == calls_before
     with SkillManager(db_path, embed_fn=embed) as sm:
         assert "git rebase main" in sm.query("git rebase", budget=100)
+
+
+def test_after_reindex_another_embed_fn_of_the_same_width_is_still_caught(db_path, embed):
+    """reindex records the new embedder's probe; without it any same-width embed_fn got in."""
+    with SkillManager(db_path, embed_fn=embed) as sm:
+        sm.register(make_skill("a", ("x", "alpha beta")))
+
+    def rolled(text):
+        return list(np.roll(word_vector(text), 3))
+
+    skillvault.reindex(db_path, embed_fn=rolled)
+    with pytest.raises(EmbedderMismatchError, match="probe"):
+        SkillManager(db_path, embed_fn=embed).register(make_skill("b", ("x", "beta")))
+    with SkillManager(db_path, embed_fn=rolled) as sm:
+        assert sm.get("b") is None and "alpha beta" in sm.query("alpha beta", budget=100)

@@ -128,4 +128,5 @@ def reindex(store: SQLiteStore, embeddings: EmbeddingService, progress: Optional
         {pk: vectors[i] for i, pk in enumerate(pks)},
         {pk: embeddings.hash_of(texts[i]) for i, pk in enumerate(pks)},
     )
+    embeddings.null_vectors(record=True)  # the new embedder's probe: another embed_fn is caught from now on
     return len(pks)

@@ -138,7 +138,7 @@ class EmbeddingService:
         known.update(zip(unique.keys(), fresh))
         return [(h, known[h]) for h in hashes]
 
-    def null_vectors(self) -> np.ndarray:
+    def null_vectors(self, record: bool = False) -> np.ndarray:
         """Vectors of :data:`NULL_TEXTS` under this embedder (unit rows).
 
         Computed once per database and kept in its meta table (agent mode cannot write
@@ -146,12 +146,16 @@ class EmbeddingService:
         embedded again and must give the same vector: that is how a different
         ``embed_fn`` is caught before it mixes its vectors with the recorded ones.
 
+        Args:
+            record: compute and store them afresh (after a reindex made this embedder
+                the database's).
+
         Raises:
             EmbedderMismatchError: if the probe does not match.
         """
-        if self._null_vectors is not None:
+        if self._null_vectors is not None and not record:
             return self._null_vectors
-        raw = self.store.get_meta(META_NULL_VECTORS)
+        raw = None if record else self.store.get_meta(META_NULL_VECTORS)
         if raw:
             record = json.loads(raw)
             if embedder_identity(record.get("embedder", "")) == embedder_identity(self.name) and record.get("texts") == len(NULL_TEXTS):
