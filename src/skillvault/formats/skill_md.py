@@ -81,6 +81,7 @@ from ..bundle import (
 from ..errors import ImportFormatError, ValidationError
 from ..models import MAX_NAME_LENGTH, MAX_SECTION_LENGTH, Chunk, Skill, slugify, validate_id
 from ..validation import json_data
+from .chunking import joined_parts, part_ids, section_title, split_section
 
 __all__ = [
     "read_skill_folder",
@@ -257,6 +258,13 @@ def split_body(body: str, skill_id: str, first_line: int = 1) -> list[tuple[Chun
     leading blank lines and trailing whitespace. Chunk ids are
     ``"<skill_id>::<slug of section>"``, with ``-2``, ``-3`` ... on repeats.
 
+    A section over :data:`~skillvault.formats.chunking.MAX_CHUNK_TOKENS` tokens is
+    split into parts by :func:`~skillvault.formats.chunking.split_section` (at
+    paragraph boundaries, keeping fenced code blocks whole when it can): ids
+    ``<id>``, ``<id>.2``, ``<id>.3`` ..., sections ``"<heading> (k/n)"``, later parts
+    starting with a ``"## <heading path> (continued)"`` line and depending on the
+    first part. The returned line is where each part's own text starts.
+
     Args:
         body: the markdown text.
         skill_id: id of the owning skill (prefix of the chunk ids).
@@ -266,8 +274,9 @@ def split_body(body: str, skill_id: str, first_line: int = 1) -> list[tuple[Chun
         ``(chunk, file line where the chunk starts)`` pairs, in reading order; empty
         when the body has no non-blank text.
     """
-    parts: list[list[Any]] = []  # [section, lines, start line, has heading]
-    current: list[Any] = [_OVERVIEW, [], first_line, False]
+    parts: list[list[Any]] = []  # [section, lines, start line, has heading, heading path]
+    current: list[Any] = [_OVERVIEW, [], first_line, False, [_OVERVIEW]]
+    open_headings: list[tuple[int, str]] = []  # (level, text) of the enclosing headings
     fence: Optional[str] = None
     for offset, line in enumerate(body.splitlines(keepends=True)):
         bare = line.rstrip("\r\n")
@@ -287,20 +296,22 @@ def split_body(body: str, skill_id: str, first_line: int = 1) -> list[tuple[Chun
         text = _heading_text(bare)
         if text is not None:
             parts.append(current)
-            current = [text or "Section", [line], first_line + offset, True]
+            level = len(bare.lstrip(" ")) - len(bare.lstrip(" ").lstrip("#"))
+            open_headings = [h for h in open_headings if h[0] < level] + [(level, text or "Section")]
+            current = [text or "Section", [line], first_line + offset, True, [h[1] for h in open_headings]]
             continue
         current[1].append(line)
     parts.append(current)
 
     cleaned: list[list[Any]] = []
-    for section, lines, start, has_heading in parts:
+    for section, lines, start, has_heading, path in parts:
         while lines and not lines[0].strip():
             lines.pop(0)
             start += 1
         content = "".join(lines).rstrip()
         if not content:
             continue
-        cleaned.append([section, content, start, has_heading])
+        cleaned.append([section, content, start, has_heading, path])
 
     merged: list[list[Any]] = []
     carry: Optional[list[Any]] = None
@@ -317,7 +328,7 @@ def split_body(body: str, skill_id: str, first_line: int = 1) -> list[tuple[Chun
 
     result: list[tuple[Chunk, int]] = []
     taken: set[str] = set()
-    for section, content, start, _has_heading in merged:
+    for section, content, start, _has_heading, path in merged:
         section = section[:MAX_SECTION_LENGTH]
         base = chunk_id = f"{skill_id}::{slugify(section)}"
         suffix = 1
@@ -325,7 +336,18 @@ def split_body(body: str, skill_id: str, first_line: int = 1) -> list[tuple[Chun
             suffix += 1
             chunk_id = f"{base}-{suffix}"
         taken.add(chunk_id)
-        result.append((Chunk(id=chunk_id, skill_id=skill_id, section=section, content=content), start))
+        # Long sections become parts of at most MAX_CHUNK_TOKENS (see formats/chunking.py).
+        pieces = split_section(content, path)
+        if len(pieces) == 1:
+            result.append((Chunk(id=chunk_id, skill_id=skill_id, section=section, content=content), start))
+            continue
+        ids = part_ids(chunk_id, len(pieces))
+        for number, (piece, part_id) in enumerate(zip(pieces, ids), start=1):
+            label = f" ({number}/{len(pieces)})"
+            result.append((Chunk(
+                id=part_id, skill_id=skill_id, section=section[:MAX_SECTION_LENGTH - len(label)] + label,
+                content=piece.content, dependencies=[] if number == 1 else [ids[0]],
+            ), start + piece.line_offset))
     return result
 
 
@@ -776,15 +798,15 @@ def read_skill_markdown(
 
 def _body_from_chunks(chunks: list[Chunk]) -> str:
     pieces: list[str] = []
-    for index, chunk in enumerate(chunks):
-        content = chunk.content.strip("\n")
+    for index, (chunk, content) in enumerate(joined_parts(chunks)):  # split sections joined again
+        content = content.strip("\n")
         first = next((line for line in content.splitlines() if line.strip()), "")
         if _heading_text(first) is not None:
             pieces.append(content)
-        elif index == 0 and chunk.section == _OVERVIEW:
+        elif index == 0 and section_title(chunk.section) == _OVERVIEW:
             pieces.append(content)
         else:
-            pieces.append(f"## {chunk.section or 'Section'}\n\n{content}")
+            pieces.append(f"## {section_title(chunk.section) or 'Section'}\n\n{content}")
     return "\n\n".join(pieces) + "\n"
 
 
