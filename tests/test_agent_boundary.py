@@ -186,6 +186,8 @@ _CALLS = {
     "export_all": lambda sm, tmp: sm.export_all(tmp / "all.json"),
     "backup": lambda sm, tmp: sm.backup(tmp / "copy.db"),
     "import_": lambda sm, tmp: sm.import_(tmp / "all.json"),
+    "import_report": lambda sm, tmp: sm.import_report(tmp / "all.json"),
+    "lint": lambda sm, tmp: sm.lint(),
     "reindex": lambda sm, tmp: sm.reindex(),
 }
 

@@ -30,7 +30,6 @@ def seeded(sm):
         (Skill(id="ok", name="x", chunks=[Chunk(id="a b", content="t")]), "skill.chunks[0].id"),
         (Skill(id="ok", name="x", chunks=[]), "skill.chunks"),
         (Skill(id="ok", name="x", chunks=[Chunk(id="a", content="t"), Chunk(id="a", content="u")]), "skill.chunks[1].id"),
-        (Skill(id="ok", name="x", chunks=[Chunk(id="a", content="t", dependencies=["ghost"])]), "skill.chunks[0].dependencies[0]"),
         (Skill(id="ok", name="x", chunks=[Chunk(id="a", content="   ")]), "skill.chunks[0].content"),
         (Skill(id="ok", name="x", chunks=[Chunk(id="a", content="x" * 100_001)]), "skill.chunks[0].content"),
         (Skill(id="ok", name="x", chunks=[Chunk(id="a", skill_id="other", content="t")]), "skill.chunks[0].skill_id"),

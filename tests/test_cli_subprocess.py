@@ -100,7 +100,7 @@ def test_seed_readme_lines_verbatim(workdir, tmp_path_factory, local_library):
     shutil.copy(workdir / "react.json", second / "react.json")
     outputs = [run_line(line, second).stdout for line in SEED_LINES_2.splitlines()]
     assert "Rejected draft::skill-id" in outputs[0]
-    assert "Imported 1 skill: frontend-react" in outputs[1]
+    assert "Unchanged 1 skill (nothing written): frontend-react" in outputs[1]  # the same content: a no-op
 
 
 def test_query_and_search_on_the_local_embedder(workdir):

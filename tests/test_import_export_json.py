@@ -77,7 +77,6 @@ def test_files_written_by_0_1_x_import(sm, tmp_path):
         ('"just a string"', "expected a skill object"),
         ("[]", "no skills"),
         ('{"name": "no id"}', r"skills\[0\]\.id: is missing"),
-        ('[{"id": "good", "chunks": [{"id": "good::1", "content": "fine"}]}, {"id": "bad id", "chunks": []}]', r"skills\[1\]\.id"),
     ],
 )
 def test_bad_files_import_nothing(sm, tmp_path, content, message):
@@ -90,16 +89,35 @@ def test_bad_files_import_nothing(sm, tmp_path, content, message):
     assert [s.id for s in sm.list()] == ["keep"]
 
 
-def test_import_is_all_or_nothing_when_a_later_skill_fails_in_the_db(sm, tmp_path):
+def test_one_bad_skill_in_a_file_skips_only_that_skill(sm, tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text('[{"id": "good", "chunks": [{"id": "good::1", "content": "fine"}]}, {"id": "bad id", "chunks": []}]')
+    sm.register(make_skill("keep", ("A", "kept text")))
+    with pytest.raises(ImportFormatError, match=r"bad\.json: skills\[1\]\.id"):
+        sm.import_(path, strict=True)  # strict: all or nothing
+    assert [s.id for s in sm.list()] == ["keep"]
+    assert sm.import_(path) == "good"
+    report = sm.import_report(path)
+    assert (report.unchanged, report.imported, report.ids) == (["good"], [], ["good"])
+    [skipped] = report.skipped
+    assert skipped.file == str(path) and skipped.message.startswith("skills[1].id: ")
+
+
+def test_forward_dependencies_are_imported_and_reported(sm, tmp_path):
     skills = [
-        {"id": "first", "chunks": [{"id": "first::1", "content": "first text"}]},
+        {"id": "first", "chunks": [{"id": "first::1", "content": "first text", "dependencies": ["second::1"]}]},
         {"id": "second", "chunks": [{"id": "second::1", "content": "x", "dependencies": ["nowhere"]}]},
     ]
     path = tmp_path / "two.json"
     path.write_text(json.dumps(skills))
-    with pytest.raises(ImportFormatError, match=r"skills\[1\].*nowhere"):
-        sm.import_(path)
+    with pytest.raises(ImportFormatError, match=r"two\.json: .*'nowhere'"):
+        sm.import_(path, strict=True)
     assert sm.list() == []
+    report = sm.import_report(path)
+    assert report.imported == ["first", "second"]
+    assert [(w.code, w.skill_id) for w in report.warnings] == [("unresolved-dependency", "second")]
+    assert sm.store.unresolved_dependencies() == [
+        {"skill_id": "second", "chunk_id": "second::1", "dependency": "nowhere", "status": "canonical"}]
 
 
 def test_export_unknown_skill_and_missing_import_file(sm, tmp_path):

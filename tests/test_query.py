@@ -245,7 +245,12 @@ def test_a_failed_write_leaves_the_matrix_as_it_was(sm):
     query = sm.embeddings.embed_query("alpha beta")
     before = sm.store.vector_search(query, 10, ("canonical",))
     bad = make_skill("keep", ("A", "alpha gamma"))
-    bad.chunks[0].dependencies = ["nowhere"]
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("refused for the test")
+
+    sm.store.save_version = fail  # after the rows and index entries were written
     with pytest.raises(Exception):
         sm.register(bad)
+    del sm.store.save_version
     assert sm.store.vector_search(query, 10, ("canonical",)) == before

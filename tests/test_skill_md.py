@@ -238,12 +238,8 @@ def assert_names(exc: ImportFormatError, tmp_path: Path, line: int, words: str) 
         ("---\nname: bad\ndescription: d\n# Title\n", 1, "never closed"),
         ("---\nname: bad\ndescription: [unclosed\nlicense: x\n---\nbody\n", 4, "not valid YAML"),
         ("---\nname: bad\n  oops: indent\n---\nbody\n", 3, "not valid YAML"),
-        ("---\ndescription: d\n---\nbody\n", 1, "no 'name'"),
-        ("---\nname: bad\n---\nbody\n", 1, "no 'description'"),
-        ("---\nname: bad\ndescription: '  '\n---\nbody\n", 3, "must not be empty"),
         ("---\nname: 42\ndescription: d\n---\nbody\n", 2, "must be a string"),
         ("---\nname: bad\ndescription:\n  - a\n---\nbody\n", 3, "must be a string"),
-        ("---\nname: bad\ndescription: " + "x" * 1025 + "\n---\nbody\n", 3, "1025 characters"),
         ("---\nname: has space\ndescription: d\n---\nbody\n", 2, "'has-space'"),
         ("---\nname: bad\nname: again\ndescription: d\n---\nbody\n", 3, "appears twice"),
         ("---\n- a list\n---\nbody\n", 2, "must be a YAML mapping"),
@@ -253,6 +249,46 @@ def assert_names(exc: ImportFormatError, tmp_path: Path, line: int, words: str) 
 )
 def test_errors_name_file_and_line(tmp_path, text, line, words):
     assert_names(error_for(tmp_path, text), tmp_path, line, words)
+
+
+@pytest.mark.parametrize(
+    "text, line, code, words",
+    [
+        ("---\ndescription: d\n---\nbody\n", 1, "name-missing", "using the folder name 'bad'"),
+        ("---\n---\nbody\n", 1, "name-missing", "no 'name'"),
+        ("---\nname: bad\n---\nbody\n", 1, "description-missing", "no 'description'"),
+        ("---\nname: bad\ndescription: '  '\n---\nbody\n", 3, "description-missing", "no 'description'"),
+        ("---\nname: bad\ndescription: " + "x" * 1025 + "\n---\nbody\n", 3, "description-too-long",
+         "1025 characters; the spec advises at most 1024"),
+        ("---\nname: Bad_Name\ndescription: d\n---\nbody\n", 2, "name-format", "'bad-name'"),
+        ("---\nname: bad\ndescription: d\ncompatibility: " + "c" * 501 + "\n---\nbody\n", 4,
+         "compatibility-too-long", "501"),
+        ("---\nname: bad\ndescription: d\n---\n# T\n\nSee [the guide](references/guide.md).\n", 7,
+         "broken-reference", "'references/guide.md'"),
+    ],
+)
+def test_spec_advice_is_a_warning_with_file_and_line(tmp_path, caplog, text, line, code, words):
+    from skillvault.formats.skill_md import read_skill_folder_findings
+
+    folder = make_skill(tmp_path, text, folder="bad")
+    skill, findings = read_skill_folder_findings(folder)
+    assert skill.id in ("bad", "Bad_Name")
+    [finding] = [f for f in findings if f.code == code]
+    assert finding.severity == "warning" and finding.line == line and words in finding.message, finding
+    assert finding.file == str(folder / "SKILL.md")
+    read_skill_folder(folder)  # the plain reader logs the same findings
+    assert code in caplog.text
+
+
+def test_links_to_bundled_files_are_not_findings(tmp_path):
+    from skillvault.formats.skill_md import read_skill_folder_findings
+
+    text = ("---\nname: ok\ndescription: d\n---\n# T\n\nSee [guide](./references/guide.md#part), "
+            "[site](https://example.com/x.md), [up](#t), ![img](assets/logo.png \"Logo\")\n\n"
+            "```\n[not a link](nowhere.md)\n```\n")
+    folder = make_skill(tmp_path, text, folder="ok", files={"references/guide.md": "g", "assets/logo.png": b"\x89"})
+    _skill, findings = read_skill_folder_findings(folder)
+    assert findings == []
 
 
 def test_missing_skill_md(tmp_path):
@@ -283,10 +319,25 @@ def test_write_refuses_paths_escaping_the_folder(tmp_path, bad):
     assert not (tmp_path / "evil.py").exists()
 
 
-def test_write_refuses_description_over_spec_limit(tmp_path):
-    skill = Skill(id="x", description="d" * 1025, chunks=[Chunk(id="x::a", content="a")])
-    with pytest.raises(ValidationError, match="1024"):
-        write_skill_folder(skill, tmp_path)
+def test_write_warns_about_description_over_spec_limit_and_reads_it_back(tmp_path, caplog):
+    # One validator: what `add` and `register` accept, export writes and import reads back.
+    skill = Skill(id="x", description="d" * 2000, chunks=[Chunk(id="x::a", content="a")])
+    out = write_skill_folder(skill, tmp_path)
+    assert "description-too-long" in caplog.text
+    assert read_skill_folder(out).description == "d" * 2000
+
+
+def test_write_invents_no_description_and_names_folders_validly(tmp_path, caplog):
+    from skillvault.formats.skill_md import read_skill_folder_findings
+
+    skill = Skill(id="draft::My_Notes", name="My notes", chunks=[Chunk(id="draft::My_Notes::a", content="a")])
+    out = write_skill_folder(skill, tmp_path)
+    assert out == tmp_path / "draft-my-notes"
+    assert (out / "SKILL.md").read_text() == "---\nname: draft-my-notes\n---\n## Section\n\na\n"
+    assert "name-format" in caplog.text and "description-missing" in caplog.text
+    back, findings = read_skill_folder_findings(out)
+    assert (back.id, back.description) == ("draft-my-notes", "")
+    assert [f.code for f in findings] == ["description-missing"]
 
 
 # --------------------------------------------------------------------------- many folders
@@ -307,9 +358,25 @@ def test_many_folders_read_sorted(tmp_path):
 def test_one_bad_folder_fails_the_whole_read(tmp_path):
     root = tmp_path / "lib"
     make_skill(root, "---\nname: good\ndescription: d\n---\nbody\n", folder="good")
-    make_skill(root, "---\nname: worse\n---\nbody\n", folder="worse")
-    with pytest.raises(ImportFormatError, match=r"worse.SKILL\.md:1: .*'description'"):
+    make_skill(root, "---\nname: worse\ndescription: [a]\n---\nbody\n", folder="worse")
+    with pytest.raises(ImportFormatError, match=r"worse.SKILL\.md:3: .*'description'"):
         read_skill_folders(root)
+
+
+def test_scan_reads_every_good_folder_and_reports_the_bad_ones(tmp_path):
+    from skillvault.formats.skill_md import scan_skill_folders
+
+    root = tmp_path / "lib"
+    make_skill(root, "---\nname: good\ndescription: d\n---\nbody\n", folder="good")
+    make_skill(root, "---\nname: worse\ndescription: [a]\n---\nbody\n", folder="worse")
+    make_skill(root, "---\nname: good\ndescription: again\n---\nbody\n", folder="zz-copy")
+    make_skill(root, "---\nname: long\ndescription: " + "x" * 1500 + "\n---\nbody\n", folder="long")
+    scan = scan_skill_folders(root)
+    assert [s.id for s, _ in scan.skills] == ["good", "long"]
+    assert [f.code for f in scan.skills[1][1]] == ["description-too-long"]
+    assert [(Path(e.file).parent.name, e.line, e.code) for e in scan.errors] == [
+        ("worse", 3, "unreadable"), ("zz-copy", 1, "duplicate-name")]
+    assert "must be a string" in scan.errors[0].message
 
 
 def test_duplicate_names_across_folders_and_empty_dir(tmp_path):

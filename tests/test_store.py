@@ -90,12 +90,26 @@ def test_failure_inside_the_write_transaction_rolls_back(sm):
     sm.register(make_skill("base", ("Intro", "base skill text")))
     before = row_counts(sm)
     bad = make_skill("dependent", ("Use", "needs things"))
-    bad.chunks[0].dependencies = ["base::0", "nowhere::9"]
-    with pytest.raises(ValidationError, match=r"dependencies\[1\].*nowhere::9"):
+
+    def fail(*args, **kwargs):
+        raise ValidationError("skill.version", "refused for the test")
+
+    sm.store.save_version = fail  # runs after the rows were inserted: all of them must be rolled back
+    with pytest.raises(ValidationError, match="refused for the test"):
         sm.register(bad)
-    # the dependency check runs after the rows were inserted: all of them were rolled back
+    del sm.store.save_version
     assert row_counts(sm) == before
     assert sm.get("dependent") is None
+
+
+def test_forward_dependencies_are_kept_and_resolve_when_the_target_arrives(sm):
+    dependent = make_skill("dependent", ("Use", "needs things"))
+    dependent.chunks[0].dependencies = ["base::0", "nowhere::9"]
+    sm.register(dependent)
+    assert sm.get("dependent").chunks[0].dependencies == ["base::0", "nowhere::9"]
+    assert [d["dependency"] for d in sm.store.unresolved_dependencies()] == ["base::0", "nowhere::9"]
+    sm.register(make_skill("base", ("Intro", "base skill text")))
+    assert [d["dependency"] for d in sm.store.unresolved_dependencies()] == ["nowhere::9"]
 
 
 def test_chunk_id_owned_by_another_skill_is_refused(sm):

@@ -7,7 +7,6 @@ registration logic so the facade holds none.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from typing import Optional
 
 from .errors import ValidationError
@@ -34,7 +33,7 @@ def prepare(skill: Skill, embeddings: EmbeddingService) -> tuple[Skill, list[Pre
         EmbeddingError: if the embedder fails or returns unusable vectors.
     """
     ready = checked_copy(skill)
-    return ready, _embedded([ready], embeddings)[0]
+    return ready, embedded([ready], embeddings)[0]
 
 
 def rename_prepared(skill: Skill, prepared: list[PreparedChunk], new_id: str) -> tuple[Skill, list[PreparedChunk]]:
@@ -58,7 +57,7 @@ def checked_copy(skill: Skill) -> Skill:
     return ready
 
 
-def _embedded(
+def embedded(
     skills: list[Skill], embeddings: EmbeddingService, progress: Optional[Progress] = None
 ) -> list[list[PreparedChunk]]:
     """Embed the chunks of all ``skills`` in one pass (shared batches), per skill in order."""
@@ -80,34 +79,6 @@ def register(store: SQLiteStore, embeddings: EmbeddingService, skill: Skill) -> 
     ready, prepared = prepare(skill, embeddings)
     store.save_skill(ready, prepared, embeddings.name)
     return ready.id
-
-
-def register_many(
-    store: SQLiteStore, embeddings: EmbeddingService, skills: list[Skill], progress: Optional[Progress] = None
-) -> list[str]:
-    """Register many skills in one transaction: all of them or none.
-
-    Skills are written in the given order, so a skill may depend on one before it.
-
-    Raises:
-        ValidationError: naming the skill (by index) and field; nothing is written.
-    """
-    embeddings.check_compatible()
-    ids = [skill.id for skill in skills]
-    duplicates = sorted(skill_id for skill_id, count in Counter(ids).items() if count > 1)
-    if duplicates:
-        raise ValidationError("skills", f"skill ids appear more than once: {duplicates}")
-    ready = []
-    for index, skill in enumerate(skills):
-        try:
-            ready.append(checked_copy(skill))
-        except ValidationError as exc:
-            raise exc.within(f"skills[{index}]") from None
-    # One embedding pass for everything: an API embedder gets full batches, not one
-    # request per skill. Progress counts the texts that needed embedding.
-    prepared = _embedded(ready, embeddings, progress)
-    store.save_skills(list(zip(ready, prepared)), embeddings.name)
-    return ids
 
 
 def reindex(store: SQLiteStore, embeddings: EmbeddingService, progress: Optional[Progress] = None) -> int:

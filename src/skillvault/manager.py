@@ -434,6 +434,14 @@ class SkillManager:
     ) -> Path:
         """Write every skill (or those with ``status``) to a JSON file or a folder of SKILL.md folders.
 
+        A ``.json`` file gets every skill of the library (or of ``status``). A folder
+        gets one Agent Skills folder per skill, named by
+        :func:`~skillvault.formats.spec.spec_name` (a valid Agent Skills name); without
+        ``status``, rejected and archived skills are left out. Every skill is checked
+        before anything is written: a skill that cannot be written is named in the error
+        and nothing is written. A folder that does not exist yet is written under a
+        temporary name and renamed at the end, so it appears whole or not at all.
+
         Args:
             path: ``*.json`` for one JSON file, else a folder.
             status: only skills with this status.
@@ -443,7 +451,8 @@ class SkillManager:
             The file or folder written.
 
         Raises:
-            ValidationError: for a bad ``path``, ``status`` or ``progress``.
+            ValidationError: for a bad ``path``, ``status`` or ``progress``, or a skill
+                that cannot be written as a folder (named; nothing is written then).
         """
         path = check_path(path, "path")
         check_callable(progress, "progress", PROGRESS, optional=True)
@@ -452,14 +461,11 @@ class SkillManager:
         if path.suffix.lower() == ".json":
             path.write_text(json_format.dump_library(skills), encoding="utf-8")
             return path
-        from .formats.skill_md import write_skill_folder
+        from .formats.skill_md import export_folders
 
-        path.mkdir(parents=True, exist_ok=True)
-        for done, skill in enumerate(skills, 1):
-            write_skill_folder(skill, path)
-            if progress:
-                progress(done, len(skills))
-        return path
+        if status is None:
+            skills = [skill for skill in skills if skill.status not in ("rejected", "archived")]
+        return export_folders(skills, path, progress)
 
     def backup(self, dest: Union[str, Path], progress: Optional[Progress] = None) -> Path:
         """Copy the whole library to a new file, safely while other processes write.
@@ -485,34 +491,100 @@ class SkillManager:
         self.store.backup(str(dest), progress)
         return dest
 
-    def import_(self, path: Union[str, Path], progress: Optional[Progress] = None) -> Union[str, list[str]]:
+    def import_(
+        self, path: Union[str, Path], progress: Optional[Progress] = None, strict: bool = False
+    ) -> Union[str, list[str]]:
         """Import skills from a JSON file or from Agent Skills (SKILL.md) folders.
 
-        Everything in the file or folder is imported in one transaction, or nothing.
+        Each skill is imported on its own (atomically): a skill that cannot be read is
+        skipped with a logged warning (file, line, reason) and the others are imported.
+        Re-importing unchanged content writes nothing; changed content becomes a new
+        version. Use :meth:`import_report` for the full report.
+
+        Args:
+            path: a JSON file (one skill, a list, a library file), a SKILL.md folder or
+                a folder of them.
+            progress: called as ``progress(done, total)`` while embedding.
+            strict: refuse the whole import (nothing written) if any skill would be
+                skipped or any warning given (spec advice, secrets, unresolved
+                dependencies).
 
         Returns:
-            The skill id when one skill was imported, else the list of ids.
+            The skill id when the path held one importable skill, else the list of
+            ids (imported, updated and unchanged, in file order).
 
         Raises:
             SkillPermissionError: in agent mode.
-            ImportFormatError: naming the file and problem; nothing is imported.
+            ImportFormatError: naming the file, line and problem, when the path cannot
+                be read, nothing in it is importable, or (``strict``) anything is wrong;
+                nothing is imported then.
             ValidationError: if ``path`` is not a usable ``str`` / ``os.PathLike`` path.
         """
+        report = self._import(path, progress, strict)
+        for finding in report.skipped + report.warnings:
+            _log.warning("import: %s", finding)
+        if not report.ids and report.skipped:
+            from .importing import _refusal
+
+            raise _refusal(report, report.skipped)
+        return report.ids[0] if len(report.ids) == 1 else report.ids
+
+    def import_report(self, path: Union[str, Path], progress: Optional[Progress] = None, strict: bool = False):
+        """Import like :meth:`import_` and return what happened, skill by skill.
+
+        Returns:
+            An :class:`~skillvault.importing.ImportReport`: ``imported``, ``updated``
+            (new versions), ``unchanged`` (nothing written), ``skipped`` and
+            ``warnings`` (:class:`~skillvault.formats.spec.Finding`: file, line,
+            reason), ``ids`` and ``versions``. Nothing is raised for skipped skills.
+
+        Raises:
+            SkillPermissionError: in agent mode.
+            ImportFormatError: when the path as a whole cannot be read, or (``strict``)
+                anything would be skipped or warned about (the report is on the
+                exception's ``report`` attribute); nothing is imported then.
+            ValidationError: if ``path`` is not a usable path.
+        """
+        return self._import(path, progress, strict)
+
+    def _import(self, path: Any, progress: Optional[Progress], strict: bool) -> Any:
+        from .importing import import_path
+
         path = check_path(path, "path")
         check_callable(progress, "progress", PROGRESS, optional=True)
+        if not isinstance(strict, bool):
+            raise ValidationError("strict", f"must be True or False, got {shown(strict)}")
         if not path.exists():
             raise ImportFormatError(f"{path}: no such file or folder")
-        if path.is_dir():
-            from .formats.skill_md import read_skill_folders
+        return import_path(self.store, self.embeddings, path, strict, progress)
 
-            skills = read_skill_folders(path)
+    def lint(self, skill_ids: Optional[Sequence[str]] = None) -> list:
+        """Check stored skills: spec advice, broken references, unresolved dependencies,
+        oversized chunks, secrets (the findings of ``skillvault lint``).
+
+        Args:
+            skill_ids: the skills to check (default: every skill).
+
+        Returns:
+            :class:`~skillvault.formats.spec.Finding` objects (``file`` is ``"library:<id>"``).
+
+        Raises:
+            NotFoundError: for an id that names no skill.
+        """
+        from .lint import lint_skills
+
+        if skill_ids is None:
+            skills = self.store.list_skills()
         else:
-            skills = json_format.load_skills(path)
-        try:
-            ids = library.register_many(self.store, self.embeddings, skills, progress)
-        except ValidationError as exc:
-            raise ImportFormatError(f"{path}: {exc}") from None
-        return ids[0] if len(ids) == 1 else ids
+            if isinstance(skill_ids, str) or not isinstance(skill_ids, (list, tuple)):
+                raise ValidationError("skill_ids", "must be a list of skill ids or None")
+            skills = []
+            for skill_id in skill_ids:
+                skill = self.store.get_skill(validate_id(skill_id, "skill_ids[]"))
+                if skill is None:
+                    raise NotFoundError(f"no skill with id {skill_id!r}")
+                skills.append(skill)
+        return lint_skills(skills, self.store.unresolved_dependencies())
 
     # ------------------------------------------------------------------ maintenance
     def reindex(self, progress: Optional[Progress] = None) -> int:
@@ -631,6 +703,7 @@ METHOD_RIGHTS: dict[str, str] = {
     "register": HUMAN, "archive": HUMAN, "review_queue": HUMAN, "approve": HUMAN, "reject": HUMAN,
     "restore": HUMAN, "rollback": HUMAN, "versions": HUMAN, "history": HUMAN, "maintenance": HUMAN,
     "export": HUMAN, "export_all": HUMAN, "backup": HUMAN, "import_": HUMAN, "reindex": HUMAN,
+    "import_report": HUMAN, "lint": HUMAN,
 }
 
 

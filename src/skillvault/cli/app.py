@@ -322,12 +322,15 @@ def add(
 
     if file.is_dir():
         fail(f"{file} is a folder; import skill folders with `skillvault import {file}`")
+    from ..lint import skill_findings
+
     skill = read_skill_markdown(file, skill_id=skill_id)
     with _settings(ctx).open(create=True) as sm:
         if not replace and sm.get(skill.id) is not None:
             fail(f"a skill {skill.id!r} already exists; pass --replace to overwrite it or --id to choose another id")
         sm.register(skill)
         stored = sm.get(skill.id)
+    output.print_findings(skill_findings(skill, str(file)))  # what lint and export would say
     tokens = sum(chunk.tokens or 0 for chunk in stored.chunks) if stored else 0
     output.note(f"Added {skill.id} ({len(skill.chunks)} chunks, {tokens} tokens)")
 
@@ -336,15 +339,35 @@ def add(
 def import_(
     ctx: typer.Context,
     path: Path = typer.Argument(..., metavar="FILE|DIR", help="A JSON file, a SKILL.md folder or a folder of them."),
+    strict: bool = typer.Option(False, "--strict", help="Import nothing (exit 1) if any skill is skipped or any "
+                                "warning is found."),
+    json_: bool = JsonOption,
 ) -> None:
-    """Import skills from JSON or Agent Skills folders (all or nothing)."""
+    """Import skills from JSON or Agent Skills folders; report what was imported, updated, unchanged, skipped."""
+    from ..errors import ImportFormatError
+
     settings = _settings(ctx)
     if not path.exists():
         fail(f"{path}: no such file or folder")
-    with settings.open(create=True) as sm, output.progress_bar(f"Importing {path.name}") as progress:
-        result = sm.import_(path, progress=progress)
-    ids = [result] if isinstance(result, str) else result
-    output.note(f"Imported {len(ids)} skill{'s' if len(ids) != 1 else ''}: {', '.join(ids)}")
+    try:
+        with settings.open(create=True) as sm, output.progress_bar(f"Importing {path.name}") as progress:
+            report = sm.import_report(path, progress=progress, strict=strict)
+    except ImportFormatError as exc:
+        refused = getattr(exc, "report", None)
+        if refused is not None:  # --strict: say everything that was found, then why nothing was imported
+            output.print_findings(refused.skipped + refused.warnings)
+            fail(f"nothing imported (--strict): {len(refused.skipped)} skill(s) would be skipped, "
+                 f"{len(refused.warnings)} warning(s)")
+        raise
+    if _json(ctx, json_):
+        output.emit_json(report.to_dict())
+    if not report.ids and report.skipped:
+        if len(report.skipped) == 1:
+            fail(f"{report.skipped[0].where}: {report.skipped[0].message}")
+        output.print_findings(report.skipped + report.warnings)
+        fail(f"nothing imported: all {len(report.skipped)} skills were skipped")
+    if not _json(ctx, json_):
+        output.print_import_report(report)
 
 
 @app.command()
@@ -371,11 +394,54 @@ def export(
 
 
 def _export_all(ctx: typer.Context, target: Path, status: Optional[str]) -> None:
+    written = [0]
     with _settings(ctx).open() as sm:
-        count = len(sm.list(status=status))
         with output.progress_bar(f"Exporting to {target}") as progress:
-            sm.export_all(target, status=status, progress=progress)
+            def counting(done: int, total: int) -> None:
+                written[0] = total
+                progress(done, total)
+
+            sm.export_all(target, status=status, progress=counting)
+        count = len(sm.list(status=status)) if target.suffix.lower() == ".json" else written[0]
     output.note(f"Exported {count} skill{'s' if count != 1 else ''} to {target}")
+
+
+@app.command()
+def lint(
+    ctx: typer.Context,
+    targets: Optional[list[str]] = typer.Argument(
+        None, metavar="[PATH|ID]...",
+        help="SKILL.md folders, folders of them, JSON or markdown files, or ids of skills in the library "
+             "(default: the whole library)."),
+    json_: bool = JsonOption,
+) -> None:
+    """Check skills against the Agent Skills spec and for broken references, unresolved
+    dependencies, oversized chunks and secrets. Exit 0: clean, 1: warnings only, 2: errors."""
+    from ..lint import exit_code, lint_paths
+
+    settings = _settings(ctx)
+    paths = [t for t in targets or [] if Path(t).exists()]
+    ids = [t for t in targets or [] if not Path(t).exists()]
+    findings = []
+    if paths:
+        known: set[str] = set()
+        if settings.db.exists():
+            with settings.open() as sm:
+                known = {s.id for s in sm.list()} | {c.id for s in sm.list() for c in s.chunks}
+        findings += lint_paths(paths, known)
+    if ids or not targets:
+        with settings.open() as sm:
+            findings += sm.lint(ids or None)
+    if _json(ctx, json_):
+        output.emit_json({"findings": [f.to_dict() for f in findings], "exit_code": exit_code(findings)})
+    else:
+        output.print_findings(findings, to_stdout=True)
+        errors = sum(f.severity == "error" for f in findings)
+        output.note(f"{errors} error{'s' if errors != 1 else ''}, {len(findings) - errors} "
+                    f"warning{'s' if len(findings) - errors != 1 else ''}")
+    code = exit_code(findings)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()

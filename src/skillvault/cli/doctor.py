@@ -46,6 +46,17 @@ def run_checks(settings: Settings) -> list[dict]:
     return checks
 
 
+def _dependency_check(unresolved: list[dict]) -> dict:
+    """Dependencies that name nothing yet: reported, not a failure (they resolve when the
+    target is registered; query-time expansion skips them meanwhile)."""
+    if not unresolved:
+        return _check("Dependencies", "all resolved")
+    shown = "; ".join(f"{d['chunk_id']} -> {d['dependency']}" for d in unresolved[:5])
+    more = f"; and {len(unresolved) - 5} more" if len(unresolved) > 5 else ""
+    return _check("Dependencies", f"{len(unresolved)} unresolved (waiting for their target): {shown}{more}; "
+                  "see `skillvault lint`")
+
+
 def _database_checks(settings: Settings) -> list[dict]:
     from ..errors import SkillVaultError
     from ..manager import make_embedder
@@ -77,6 +88,7 @@ def _database_checks(settings: Settings) -> list[dict]:
         checks.append(_check("Integrity check", "; ".join(integrity), ok=integrity == ["ok"]))
         counts = store.counts()
         checks.append(_check("Skills / chunks", f"{sum(counts['by_status'].values())} / {counts['chunks']}"))
+        checks.append(_dependency_check(store.unresolved_dependencies()))
     finally:
         store.close()
     return checks

@@ -274,6 +274,44 @@ def print_checks(checks: Iterable[dict]) -> None:
     out_console().print(table)
 
 
+def print_findings(findings: Iterable[Any], to_stdout: bool = False) -> None:
+    """Print lint / import findings, one line each: ``file:line: severity: message [code]``.
+
+    On stderr by default (they are diagnostics next to a command's result); ``lint``
+    prints them on stdout (they are its result).
+    """
+    from rich.markup import escape
+
+    console = out_console() if to_stdout else err_console()
+    for finding in findings:
+        colour = "red" if finding.severity == "error" else "yellow"
+        where = f"{escape(finding.where)}: " if finding.file else ""
+        console.print(f"{where}[{colour}]{finding.severity}[/{colour}]: {escape(finding.message)} "
+                      f"[dim]\\[{escape(finding.code)}][/dim]", soft_wrap=True, highlight=False)
+
+
+def print_import_report(report: Any) -> None:
+    """Print an import report: what was imported, updated (new version), unchanged, skipped."""
+    def ids(items: list[str], versions: bool = False) -> str:
+        return ", ".join(f"{i} (version {report.versions[i]})" if versions and i in report.versions else i
+                         for i in items)
+
+    def count(n: int) -> str:
+        return f"{n} skill{'s' if n != 1 else ''}"
+
+    print_findings(report.skipped + report.warnings)
+    if report.imported:
+        note(f"Imported {count(len(report.imported))}: {ids(report.imported)}")
+    if report.updated:
+        note(f"Updated {count(len(report.updated))} (new version): {ids(report.updated, True)}")
+    if report.unchanged:
+        note(f"Unchanged {count(len(report.unchanged))} (nothing written): {ids(report.unchanged)}")
+    if report.skipped:
+        note(f"Skipped {count(len(report.skipped))} (see the errors above)")
+    if not (report.imported or report.updated or report.unchanged or report.skipped):
+        note("Nothing imported.")
+
+
 def print_markdown(text: str) -> None:
     """Print markdown: rendered on a terminal, as plain text otherwise (for pipes)."""
     console = out_console()

@@ -42,6 +42,22 @@ def load_skills(path: Union[str, Path]) -> list[Skill]:
             a number Python cannot hold, wrong shape, invalid field); nothing is
             returned partially.
     """
+    skills, errors = scan_skills(path)
+    if errors:
+        raise ImportFormatError(f"{path}: {errors[0][1]}")
+    return skills
+
+
+def scan_skills(path: Union[str, Path]) -> tuple[list[Skill], list[tuple[int, str]]]:
+    """Read a JSON file of skills, skill by skill: one invalid skill does not sink the rest.
+
+    Returns:
+        ``(valid skills, [(index in the file, reason)])``; the reason names the field,
+        e.g. ``"skills[2].chunks[0].content: must not be empty"``.
+
+    Raises:
+        ImportFormatError: when the file as a whole cannot be read (see :func:`load_skills`).
+    """
     path = Path(path)
     if not path.is_file():  # a FIFO or device could block or never end
         raise ImportFormatError(f"{path}: is not a regular file; give a JSON file")
@@ -77,14 +93,16 @@ def load_skills(path: Union[str, Path]) -> list[Skill]:
         raise ImportFormatError(f"{path}: expected a skill object, a list of skills or {{\"skills\": [...]}}")
     if not isinstance(items, list) or not items:
         raise ImportFormatError(f"{path}: no skills in the file")
-    skills = []
+    skills: list[Skill] = []
+    errors: list[tuple[int, str]] = []
     for index, item in enumerate(items):
         try:
             skill = Skill.from_dict(item, field_name=f"skills[{index}]")
         except ValidationError as exc:
-            raise ImportFormatError(f"{path}: {exc}") from None
+            errors.append((index, str(exc)))
+            continue
         try:
             skills.append(skill.validate())
         except ValidationError as exc:
-            raise ImportFormatError(f"{path}: {exc.within(f'skills[{index}]')}") from None
-    return skills
+            errors.append((index, str(exc.within(f"skills[{index}]"))))
+    return skills, errors

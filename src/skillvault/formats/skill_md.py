@@ -11,9 +11,14 @@ The format is the one of Anthropic's Agent Skills / https://agentskills.io:
 * a markdown body after the front matter;
 * optional bundled files, usually under ``scripts/``, ``references/`` and ``assets/``.
 
-Reading is lenient where the spec only gives advice (a name that differs from the
-folder name, upper-case letters in the name, a long ``compatibility``): those are
-logged as warnings and the front-matter ``name`` is used as the skill id. Anything
+Reading and writing are lenient where the spec only gives advice (a name that differs
+from the folder name or breaks the name format, a missing name — the folder name is
+used —, a missing description, one over 1024 characters, a long ``compatibility``):
+:mod:`skillvault.formats.spec`, the one validator readers and writers share, reports
+them as warnings (logged, or returned by :func:`read_skill_folder_findings` /
+:func:`plan_skill_folder`) and the skill is read or written anyway.
+:func:`scan_skill_folders` reads a folder of skill folders one by one, so a bad folder
+does not sink the others. Anything
 that would make the skill unusable is an :class:`~skillvault.errors.ImportFormatError`
 whose message starts with ``"<file>:<line>: "``; the exception also carries ``path``
 and ``line`` attributes.
@@ -67,6 +72,7 @@ import os
 import re
 import stat
 from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional, Union
 
 import yaml
@@ -80,12 +86,21 @@ from ..bundle import (
 )
 from ..errors import ImportFormatError, ValidationError
 from ..models import MAX_NAME_LENGTH, MAX_SECTION_LENGTH, Chunk, Skill, slugify, validate_id
+from ..tokens import count_tokens_many
 from ..validation import json_data
 from .chunking import joined_parts, part_ids, section_title, split_section
+from .spec import (
+    ERROR, MAX_COMPATIBILITY_CHARS, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, Finding, check_chunk_sizes,
+    check_front_matter, check_references, spec_name,
+)
 
 __all__ = [
     "read_skill_folder",
     "read_skill_folders",
+    "read_skill_folder_findings",
+    "scan_skill_folders",
+    "FolderScan",
+    "plan_skill_folder",
     "write_skill_folder",
     "split_body",
     "read_skill_markdown",
@@ -113,12 +128,8 @@ MAX_FRONT_MATTER_DEPTH = 20
 MAX_BUNDLED_DEPTH = 16
 # MAX_BUNDLED_FILE_BYTES, MAX_BUNDLED_TOTAL_BYTES and MAX_BUNDLED_FILES (most files kept;
 # later ones are listed in omitted_files, up to as many again) come from skillvault.bundle.
-#: Spec limits.
-MAX_NAME_CHARS = 64
-MAX_DESCRIPTION_CHARS = 1024
-MAX_COMPATIBILITY_CHARS = 500
-
-_SPEC_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+# Spec limits (MAX_NAME_CHARS, MAX_DESCRIPTION_CHARS, MAX_COMPATIBILITY_CHARS) and their
+# checks live in .spec, the one validator every reader and writer uses.
 # Front-matter keys in the order an export writes them when the original order is unknown.
 _STANDARD_KEYS = ("name", "description", "license", "compatibility", "allowed-tools", "metadata")
 _OPTIONAL_KEYS = _STANDARD_KEYS[2:]
@@ -538,13 +549,18 @@ def read_skill_folder(path: Union[str, Path]) -> Skill:
     """Read one Agent Skills folder into a :class:`Skill`.
 
     The skill's ``id`` and ``name`` are the front-matter ``name`` (a name that differs
-    from the folder name is accepted, with a logged warning); ``description`` is the
-    front-matter ``description``; ``source`` is ``"imported"`` and ``status``
-    ``"canonical"``. The body is split into chunks by :func:`split_body`. Optional
-    front-matter keys, the exact body and the bundled files are kept in
-    ``metadata["agent_skill"]`` (see the module docstring; binary bundled files are
-    stored base64-encoded as ``{"base64": ...}``, files over 1 MB are listed in
-    ``omitted_files`` without content).
+    from the folder name is accepted, with a logged warning; a missing one is the
+    folder name); ``description`` is the front-matter ``description``; ``source`` is
+    ``"imported"`` and ``status`` ``"canonical"``. The body is split into chunks by
+    :func:`split_body`. Optional front-matter keys, the exact body and the bundled
+    files are kept in ``metadata["agent_skill"]`` (see the module docstring; binary
+    bundled files are stored base64-encoded as ``{"base64": ...}``, files over 1 MB
+    are listed in ``omitted_files`` without content).
+
+    What the spec only advises (name format, a description of at most 1024
+    characters, ...) is checked by :mod:`skillvault.formats.spec`; what breaks it is
+    logged as a warning and the skill is read anyway (see :func:`read_skill_folder_findings`
+    to get those findings).
 
     Args:
         path: the skill folder (the one holding ``SKILL.md``).
@@ -556,10 +572,23 @@ def read_skill_folder(path: Union[str, Path]) -> Skill:
         ImportFormatError: message ``"<file>:<line>: <problem>"`` when the folder or
             ``SKILL.md`` is missing, the file is not UTF-8, the front matter is
             missing, unterminated, not valid YAML, not a mapping or has a duplicate
-            key, ``name`` / ``description`` are missing, empty or not strings, the name
-            is not a usable id, the description is over 1024 characters, the body has
-            no text, or the resulting skill fails validation (e.g. a chunk over the
-            size limit).
+            key, ``name`` / ``description`` are not strings, the name is not a usable
+            id, the body has no text, or the resulting skill fails validation (e.g. a
+            chunk over the size limit).
+    """
+    skill, findings = read_skill_folder_findings(path)
+    for finding in findings:
+        log.warning("%s", finding)
+    return skill
+
+
+def read_skill_folder_findings(path: Union[str, Path]) -> tuple[Skill, list[Finding]]:
+    """Like :func:`read_skill_folder`, but return the spec warnings instead of logging them.
+
+    Returns:
+        ``(skill, findings)``: the findings of :func:`skillvault.formats.spec.check_front_matter`,
+        :func:`~skillvault.formats.spec.check_references` and
+        :func:`~skillvault.formats.spec.check_chunk_sizes`, with file and line.
     """
     folder = Path(path)
     if not folder.is_dir():
@@ -574,39 +603,25 @@ def read_skill_folder(path: Union[str, Path]) -> Skill:
                      "(name and description)")
     data, key_lines, body, body_first_line, newline, close = _parse_front_matter(lines, skill_md)
     if data is None:
-        raise _error(skill_md, 1, "front matter is empty; it needs 'name' and 'description'")
+        data = {}
+    folder_name = folder.resolve().name
 
     for key in ("name", "description"):
-        if key not in data:
-            raise _error(skill_md, 1, f"front matter has no {key!r}; it is required")
-        value = data[key]
-        if not isinstance(value, str):
+        if key in data and not isinstance(data[key], str):
             raise _error(skill_md, key_lines.get(key, 1),
-                         f"{key!r} must be a string, got {type(value).__name__}")
-        if not value.strip():
-            raise _error(skill_md, key_lines.get(key, 1), f"{key!r} must not be empty")
-    name: str = data["name"]
-    description: str = data["description"]
+                         f"{key!r} must be a string, got {type(data[key]).__name__}")
+    findings = check_front_matter(
+        data.get("name") or None, data.get("description"), data.get("compatibility"),
+        folder_name=folder_name, file=str(skill_md), key_lines=key_lines,
+    )
+    name: str = data.get("name") or folder_name
+    description: str = data.get("description") or ""
     name_line = key_lines.get("name", 1)
-    if len(description) > MAX_DESCRIPTION_CHARS:
-        raise _error(skill_md, key_lines.get("description", 1),
-                     f"'description' is {len(description)} characters; the limit is "
-                     f"{MAX_DESCRIPTION_CHARS}")
     try:
         validate_id(name, "name")
     except ValidationError as exc:
         raise _error(skill_md, name_line, f"{exc}; use lower-case letters, digits and hyphens, "
                      f"e.g. {slugify(name)!r}") from None
-    if len(name) > MAX_NAME_CHARS or not _SPEC_NAME.fullmatch(name):
-        log.warning("%s:%d: name %r does not follow the Agent Skills rules (1-%d lower-case "
-                    "letters, digits and single hyphens)", skill_md, name_line, name, MAX_NAME_CHARS)
-    if name != folder.resolve().name:
-        log.warning("%s:%d: name %r differs from the folder name %r; using the name",
-                    skill_md, name_line, name, folder.resolve().name)
-    compatibility = data.get("compatibility")
-    if isinstance(compatibility, str) and len(compatibility) > MAX_COMPATIBILITY_CHARS:
-        log.warning("%s:%d: 'compatibility' is over %d characters", skill_md,
-                    key_lines.get("compatibility", 1), MAX_COMPATIBILITY_CHARS)
     if "metadata" in data and not isinstance(data["metadata"], dict):
         raise _error(skill_md, key_lines.get("metadata", 1),
                      f"'metadata' must be a mapping, got {type(data['metadata']).__name__}")
@@ -633,7 +648,14 @@ def read_skill_folder(path: Union[str, Path]) -> Skill:
         description=description,
         metadata={"agent_skill": agent},
     )
-    return _validated(skill, pairs, skill_md)
+    skill = _validated(skill, pairs, skill_md)
+    chunk_lines = [line for _chunk, line in pairs]
+    findings = [replace(f, skill_id=name) for f in findings]
+    findings += check_references(chunks, files, file=str(skill_md), chunk_lines=chunk_lines, skill_id=name,
+                                 omitted=[o["path"] for o in omitted])
+    findings += check_chunk_sizes(chunks, count_tokens_many([c.content for c in chunks]), file=str(skill_md),
+                                  chunk_lines=chunk_lines, skill_id=name)
+    return skill, findings
 
 
 def _validated(skill: Skill, pairs: list[tuple[Chunk, int]], path: Path) -> Skill:
@@ -692,6 +714,81 @@ def read_skill_folders(path: Union[str, Path]) -> list[Skill]:
         seen[skill.id] = folder
         skills.append(skill)
     return skills
+
+
+@dataclass
+class FolderScan:
+    """What :func:`scan_skill_folders` found under a root.
+
+    Attributes:
+        skills: ``(skill, findings)`` for every folder read, sorted by folder name.
+        files: the ``SKILL.md`` each skill was read from, by skill id.
+        errors: one ``"error"`` :class:`Finding` per folder that could not be read
+            (or whose name another folder already took), with file and line.
+        warnings: findings about the root itself (e.g. a skipped symbolic link).
+    """
+
+    skills: list[tuple[Skill, list[Finding]]] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)
+    errors: list[Finding] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+
+
+def _as_finding(exc: ImportFormatError, code: str = "unreadable") -> Finding:
+    text = str(exc)
+    path = getattr(exc, "path", "")
+    line = getattr(exc, "line", 1)
+    prefix = f"{path}:{line}: "
+    message = text[len(prefix):] if path and text.startswith(prefix) else text
+    return Finding(ERROR, code, message, path, line)
+
+
+def scan_skill_folders(path: Union[str, Path]) -> FolderScan:
+    """Read one skill folder, or every skill folder directly inside ``path``, one by one.
+
+    Unlike :func:`read_skill_folders`, one bad folder does not sink the others: it is
+    reported in :attr:`FolderScan.errors` (file, line, reason) and the rest are read.
+
+    Raises:
+        ImportFormatError: only if ``path`` is not a folder or holds no skill folder.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise _error(root, 1, "is not a folder; give a skill folder or a folder of skill folders")
+    scan = FolderScan()
+    if _find_skill_md(root) is not None:
+        folders = [root]
+    else:
+        folders = []
+        for entry in sorted(root.iterdir(), key=lambda p: p.name):
+            if entry.name.startswith(".") or not entry.is_dir():
+                continue
+            if entry.is_symlink():
+                scan.warnings.append(Finding(
+                    "warning", "symlink-skipped", "skipped: it is a symbolic link, and links are not followed "
+                    "on import (they can point outside the folder given)", str(entry)))
+                continue
+            if _find_skill_md(entry):
+                folders.append(entry)
+        if not folders:
+            raise _error(root, 1, "holds no SKILL.md, nor do its immediate subfolders")
+    seen: dict[str, Path] = {}
+    for folder in folders:
+        try:
+            skill, findings = read_skill_folder_findings(folder)
+        except ImportFormatError as exc:
+            scan.errors.append(_as_finding(exc))
+            continue
+        if skill.id in seen:
+            scan.errors.append(Finding(
+                ERROR, "duplicate-name", f"name {skill.id!r} is also used by {_find_skill_md(seen[skill.id])}; "
+                "skill names must be unique (this one was not read)", str(_find_skill_md(folder)),
+                1, skill.id))
+            continue
+        seen[skill.id] = folder
+        scan.skills.append((skill, findings))
+        scan.files[skill.id] = _find_skill_md(folder)
+    return scan
 
 
 def skill_markdown_body(skill: Skill) -> str:
@@ -811,18 +908,24 @@ def _body_from_chunks(chunks: list[Chunk]) -> str:
 
 
 def write_skill_folder(skill: Skill, parent_dir: Union[str, Path]) -> Path:
-    """Write a skill as an Agent Skills folder ``<parent_dir>/<skill.id>/``.
+    """Write a skill as an Agent Skills folder ``<parent_dir>/<name>/``.
 
-    ``SKILL.md`` gets front matter (``name`` = ``skill.id``, ``description``, then the
-    ``license`` / ``compatibility`` / ``allowed-tools`` / ``metadata`` / other keys kept
-    in ``skill.metadata["agent_skill"]``, in their original order when known; dumped
-    with ``yaml.safe_dump(sort_keys=False)``) and a body: the kept original body when
-    the chunks are unchanged since import, else the chunks' contents joined by blank
-    lines (a chunk whose content does not start with a heading gets ``## <section>``
-    first, except a leading ``Overview`` chunk). Bundled files kept in
+    ``<name>`` is :func:`skillvault.formats.spec.spec_name` of the id: the id itself
+    when it is a valid Agent Skills name, else a slug of it (``draft::notes`` ->
+    ``draft-notes``). ``SKILL.md`` gets front matter (``name`` = that name,
+    ``description`` when the skill has one — none is invented, then the ``license`` /
+    ``compatibility`` / ``allowed-tools`` / ``metadata`` / other keys kept in
+    ``skill.metadata["agent_skill"]``, in their original order when known; dumped with
+    ``yaml.safe_dump(sort_keys=False)``) and a body: the kept original body when the
+    chunks are unchanged since import, else the chunks' contents joined by blank lines
+    (a chunk whose content does not start with a heading gets ``## <section>`` first,
+    except a leading ``Overview`` chunk). Bundled files kept in
     ``metadata["agent_skill"]["files"]`` are written back (``{"base64": ...}`` entries
     decoded to bytes). Existing files of the same names are overwritten; other files
     in the folder are left alone. Everything is checked before anything is written.
+
+    What the spec only advises (a description over 1024 characters, no description, a
+    renamed id) is logged as a warning, as the readers do; see :func:`plan_skill_folder`.
 
     Args:
         skill: the skill to write.
@@ -837,25 +940,106 @@ def write_skill_folder(skill: Skill, parent_dir: Union[str, Path]) -> Path:
             contains ``..``, would land on SKILL.md, ...; an entry that is not a string
             or ``{"base64": str}``; over the size limits), or a file would land outside
             the skill folder through a symbolic link already there.
-        ValidationError: if the skill id is not a valid id, it has no chunks and no
-            kept body, or its description is over 1024 characters.
+        ValidationError: if the skill id is not a valid id, or it has no chunks and no
+            kept body.
+    """
+    folder, outputs, findings = plan_skill_folder(skill, parent_dir)
+    for finding in findings:
+        log.warning("%s", finding)
+    write_planned(outputs)
+    return folder
+
+
+def export_folders(skills: list[Skill], path: Union[str, Path], progress: Any = None) -> Path:
+    """Write skills as Agent Skills folders inside ``path``: all of them, or none.
+
+    Every folder is planned (and checked) before anything is written; two skills that
+    would share a folder name are refused. A ``path`` that does not exist yet is
+    written under a temporary name next to it and renamed at the end.
+
+    Raises:
+        ValidationError: naming the skill that cannot be written; nothing is written.
+    """
+    import shutil
+    import tempfile
+
+    target = Path(path)
+    fresh = not target.exists()
+    if fresh:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    else:
+        if not target.is_dir():
+            raise ValidationError("path", f"{str(target)!r} exists and is not a folder; give a folder or a .json file")
+        staging = target
+    try:
+        plans = []
+        names: dict[str, str] = {}
+        for skill in skills:
+            try:
+                folder, outputs, findings = plan_skill_folder(skill, staging)
+            except (ValidationError, ImportFormatError) as exc:
+                raise ValidationError("export", f"skill {skill.id!r} cannot be written as a SKILL.md folder "
+                                      f"({exc}); nothing was written") from None
+            if folder.name in names:
+                raise ValidationError("export", f"skills {names[folder.name]!r} and {skill.id!r} would both be "
+                                      f"written as the folder {folder.name!r}; export one of them on its own "
+                                      "(or as JSON); nothing was written")
+            names[folder.name] = skill.id
+            plans.append((outputs, findings))
+        for done, (outputs, findings) in enumerate(plans, 1):
+            for finding in findings:
+                log.warning("%s", finding)
+            write_planned(outputs)
+            if progress:
+                progress(done, len(plans))
+        if fresh:
+            os.replace(staging, target)
+    except BaseException:
+        if fresh:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def write_planned(outputs: list[tuple[Path, bytes]]) -> None:
+    """Write the files a :func:`plan_skill_folder` returned."""
+    for target, data in outputs:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def plan_skill_folder(skill: Skill, parent_dir: Union[str, Path]) -> tuple[Path, list[tuple[Path, bytes]], list[Finding]]:
+    """Check a skill and compute what :func:`write_skill_folder` would write; write nothing.
+
+    Returns:
+        ``(folder, [(file path, bytes)], spec findings)``.
+
+    Raises:
+        The errors of :func:`write_skill_folder`.
     """
     validate_id(skill.id, "skill.id")
-    if not _SPEC_NAME.fullmatch(skill.id) or len(skill.id) > MAX_NAME_CHARS:
-        log.warning("skill id %r is not a valid Agent Skills name; writing it anyway", skill.id)
+    name = spec_name(skill.id)
+    where = f"library:{skill.id}"
+    findings: list[Finding] = []
+    if name != skill.id:
+        findings.append(Finding("warning", "name-format", f"id {skill.id!r} is not a valid Agent Skills name; "
+                                f"written as {name!r}", where, 1, skill.id))
     agent = skill.metadata.get("agent_skill") if isinstance(skill.metadata, dict) else None
     agent = agent if isinstance(agent, dict) else {}
 
-    description = skill.description if skill.description.strip() else (skill.name or skill.id)
-    if len(description) > MAX_DESCRIPTION_CHARS:
-        raise ValidationError("skill.description", f"is {len(description)} characters; Agent "
-                              f"Skills allow at most {MAX_DESCRIPTION_CHARS}; shorten it")
+    description = skill.description
+    findings += [f for f in check_front_matter(name, description, agent.get("compatibility"), file=where,
+                                               skill_id=skill.id)]
 
-    values: dict[str, Any] = {"name": skill.id, "description": description}
+    values: dict[str, Any] = {"name": name}
+    if description.strip():
+        values["description"] = description
     values.update({key: agent[key] for key in _OPTIONAL_KEYS if key in agent})
     extra = agent.get("extra")
     if isinstance(extra, dict):
-        values.update({k: v for k, v in extra.items() if k not in values and isinstance(k, str)})
+        values.update({k: v for k, v in extra.items() if k not in values and k not in _STANDARD_KEYS
+                       and isinstance(k, str)})
     order = [k for k in agent.get("key_order", []) if isinstance(k, str) and k in values]
     order += [k for k in _STANDARD_KEYS if k in values and k not in order]
     order += [k for k in values if k not in order]
@@ -868,7 +1052,7 @@ def write_skill_folder(skill: Skill, parent_dir: Union[str, Path]) -> Path:
     if newline != "\n":
         head = head.replace("\n", newline)
 
-    folder = Path(parent_dir) / skill.id
+    folder = Path(parent_dir) / name
     outputs: list[tuple[Path, bytes]] = [(folder / SKILL_FILE, (head + body).encode("utf-8"))]
     files = agent.get("files") or {}
     try:
@@ -886,8 +1070,4 @@ def write_skill_folder(skill: Skill, parent_dir: Union[str, Path]) -> Path:
         if not target.resolve().is_relative_to(folder_abs):  # a symbolic link already there
             raise _error(target, 1, "leads outside the skill folder through a symbolic link; "
                          "remove the link or export elsewhere")
-
-    for target, data in outputs:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    return folder
+    return folder, outputs, findings

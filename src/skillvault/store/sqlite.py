@@ -308,8 +308,9 @@ class SQLiteStore(SearchIndex, ReviewRecords):
             actor / action: who wrote it and how, for the audit log.
 
         Raises:
-            ValidationError: if a chunk id belongs to another skill or a dependency
-                names neither a chunk nor a skill. Nothing is written then.
+            ValidationError: if a chunk id belongs to another skill. Nothing is written
+                then. A dependency that names nothing yet is kept (see
+                :meth:`unresolved_dependencies`).
         """
         with self.transaction():
             self._write_skill(skill, prepared, embedder_name)
@@ -326,6 +327,35 @@ class SQLiteStore(SearchIndex, ReviewRecords):
                 except ValidationError as exc:
                     raise exc.within(f"skills[{index}]") from None
                 self.add_audit(actor, action, skill.id, details={"version": skill.version})
+
+    def save_skills_each(
+        self, items: list[tuple[Skill, list[PreparedChunk]]], embedder_name: str, actor: str = "human",
+        action: str = "import",
+    ) -> dict[str, ValidationError]:
+        """Write many skills in one transaction, each one atomic on its own.
+
+        A skill refused by the store (e.g. a chunk id another skill owns) is rolled
+        back to a savepoint and the others are written. A storage failure (disk full,
+        I/O error) rolls everything back.
+
+        Returns:
+            ``{skill id: the ValidationError}`` for the skills not written.
+        """
+        refused: dict[str, ValidationError] = {}
+        with self.transaction():
+            for skill, prepared in items:
+                mark, generation = len(self._pending.ops), self._pending_generation
+                self.conn.execute("SAVEPOINT import_skill")
+                try:
+                    self._write_skill(skill, prepared, embedder_name)
+                    self.add_audit(actor, action, skill.id, details={"version": skill.version})
+                except ValidationError as exc:
+                    self.conn.execute("ROLLBACK TO import_skill")
+                    del self._pending.ops[mark:]
+                    self._pending_generation = generation
+                    refused[skill.id] = exc
+                self.conn.execute("RELEASE import_skill")
+        return refused
 
     def _write_skill(self, skill: Skill, prepared: list[PreparedChunk], embedder_name: str, create: bool = False) -> None:
         if prepared:
@@ -394,7 +424,6 @@ class SQLiteStore(SearchIndex, ReviewRecords):
                  for pk, item, vector in zip(pks, prepared, vectors)],
                 skill.status,
             )
-        self._check_dependencies(skill)
         if skill.status != "draft":
             self.save_version(skill)
         if touches_index:  # drafts are not in the search indexes
@@ -429,19 +458,33 @@ class SQLiteStore(SearchIndex, ReviewRecords):
                     f"{row[0]!r} already belongs to skill {row[1]!r}; chunk ids are unique across skills",
                 )
 
-    def _check_dependencies(self, skill: Skill) -> None:
-        wanted = {dep for chunk in skill.chunks for dep in chunk.dependencies}
-        if not wanted:
-            return
-        known = self._existing_ids(wanted)
-        for index, chunk in enumerate(skill.chunks):
-            for dep_index, dep in enumerate(chunk.dependencies):
-                if dep not in known:
-                    raise ValidationError(
-                        f"skill.chunks[{index}].dependencies[{dep_index}]",
-                        f"{dep!r} is neither a chunk id nor a skill id in this library; "
-                        "register what it names first, or remove it",
-                    )
+    def unresolved_dependencies(self) -> list[dict]:
+        """Return the dependencies that name no chunk and no skill in the library.
+
+        Dependencies may point forward (to a skill or chunk not registered yet): they are
+        stored as written and resolve when the target arrives (query-time expansion skips
+        ids that match nothing). This lists the ones still waiting.
+
+        Returns:
+            ``{"skill_id", "chunk_id", "dependency", "status"}`` dicts, ordered by skill
+            and chunk position.
+        """
+        rows = self.conn.execute(
+            """SELECT c.skill_id, c.id, c.dependencies, s.status FROM chunks c JOIN skills s ON s.id = c.skill_id
+               WHERE c.dependencies != '[]' ORDER BY c.skill_id, c.position"""
+        ).fetchall()
+        wanted = {dep for row in rows for dep in json.loads(row[2])}
+        known = self._existing_ids(wanted) if wanted else set()
+        return [
+            {"skill_id": skill_id, "chunk_id": chunk_id, "dependency": dep, "status": status}
+            for skill_id, chunk_id, deps, status in rows
+            for dep in json.loads(deps)
+            if dep not in known
+        ]
+
+    def existing_ids(self, ids: Iterable[str]) -> set[str]:
+        """Return those of ``ids`` that name a chunk or a skill (any status)."""
+        return self._existing_ids(ids)
 
     def _existing_ids(self, ids: Iterable[str]) -> set[str]:
         found: set[str] = set()
