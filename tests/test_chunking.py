@@ -149,3 +149,17 @@ def test_registered_chunks_are_not_split_but_can_be_on_request(sm):
     assert [c.id for c in skill.chunks] == ["migrate::steps", "migrate::notes"]  # the original is untouched
     sm.register(split)
     assert len(sm.get("migrate").chunks) == len(split.chunks)
+
+
+def test_a_section_over_the_hard_limit_is_left_whole_and_refused(tmp_path):
+    from skillvault.errors import ImportFormatError
+    from skillvault.models import MAX_CONTENT_CHARS
+
+    body = "## Huge\n\n" + "\n\n".join("A paragraph of ordinary words. " * 10 for _ in range(400))
+    assert len(body) > MAX_CONTENT_CHARS
+    assert len(split_body(body, "huge")) == 1
+    folder = tmp_path / "huge"
+    folder.mkdir()
+    (folder / "SKILL.md").write_text(f"---\nname: huge\ndescription: Too big.\n---\n{body}\n")
+    with pytest.raises(ImportFormatError, match="the limit is 100000"):
+        read_skill_folder(folder)

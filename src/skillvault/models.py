@@ -177,7 +177,9 @@ class Skill:
     Attributes:
         id: unique skill id (see :func:`validate_id`).
         name: human-readable name.
-        source: ``"manual"`` (registered), ``"extracted"`` (by the LLM) or ``"imported"``.
+        source: ``"manual"`` (registered), ``"extracted"`` (by the LLM; also a skill
+            whose current version includes an approved extracted revision, see
+            :func:`skillvault.review.merge_revision`) or ``"imported"``.
         status: ``"canonical"`` (served), ``"draft"`` (awaiting review), ``"archived"``
             or ``"rejected"``.
         chunks: the sections, in reading order.

@@ -7,17 +7,187 @@ version (the store does this), so any version can be restored with :func:`rollba
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 from . import library
 from .embed.service import EmbeddingService
 from .errors import NotFoundError, ValidationError
-from .models import MAX_VERSION, Skill, slugify, validate_id
-from .store import SQLiteStore
+from .formats.chunking import section_title
+from .models import MAX_VERSION, Chunk, Skill, slugify, validate_id
+from .store import PreparedChunk, SQLiteStore
 from .validation import check_int, check_text
 
 HUMAN = "human"
 MAX_REASON_CHARS = 2_000
+
+#: What a revision does to one section (see :func:`merge_revision`).
+CHANGED, ADDED, UNCHANGED = "changed", "added", "unchanged"
+
+
+@dataclass
+class SectionChange:
+    """What approving a revision does to one section of the canonical skill.
+
+    Attributes:
+        section: the section's title (without a part suffix such as ``" (2/3)"``).
+        change: ``"changed"`` (the draft's section replaces it), ``"added"`` (a section
+            the canonical skill does not have, appended) or ``"unchanged"`` (kept as
+            it is: the draft does not touch it, or brings the same text).
+        before: ids of the canonical skill's chunks of this section (empty if added).
+        after: ids of the chunks of this section in the revised skill.
+    """
+
+    section: str
+    change: str
+    before: list[str] = field(default_factory=list)
+    after: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return {"section": self.section, "change": self.change, "before": list(self.before), "after": list(self.after)}
+
+
+@dataclass
+class Revision:
+    """The canonical skill a revision draft would make, and what changes per section.
+
+    Attributes:
+        skill: the revised skill (id, name, description, tags, metadata of the canonical
+            skill; not validated, version not yet bumped).
+        changes: one :class:`SectionChange` per section, in the revised skill's order.
+        origin: for each chunk id of ``skill``, ``("target" | "draft", chunk id there)``.
+    """
+
+    skill: Skill
+    changes: list[SectionChange]
+    origin: dict[str, tuple[str, str]]
+
+    @property
+    def changed(self) -> bool:
+        """True if approving changes any section."""
+        return any(change.change != UNCHANGED for change in self.changes)
+
+
+def _section_key(section: str) -> str:
+    return " ".join(section_title(section).lower().split())
+
+
+def _sections(chunks: list[Chunk]) -> list[tuple[str, list[Chunk]]]:
+    """Group chunks into sections: consecutive chunks of one title (e.g. the parts of a split section)."""
+    groups: list[tuple[str, list[Chunk]]] = []
+    for chunk in chunks:
+        if groups and _section_key(groups[-1][0]) == _section_key(chunk.section):
+            groups[-1][1].append(chunk)
+        else:
+            groups.append((section_title(chunk.section), [chunk]))
+    return groups
+
+
+def _same_text(a: list[Chunk], b: list[Chunk]) -> bool:
+    return [c.content.strip() for c in a] == [c.content.strip() for c in b]
+
+
+def merge_revision(target: Skill, draft: Skill) -> Revision:
+    """Apply a revision draft to the canonical skill it revises, section by section.
+
+    Sections are matched by title, ignoring case, runs of whitespace and a part suffix
+    (``"Common pitfalls (2/3)"`` is section ``"Common pitfalls"``); consecutive chunks of
+    one title are one section. Then:
+
+    * a draft section whose title the canonical skill has replaces that section in
+      place (the n-th same-titled draft section replaces the n-th canonical one). Its
+      chunks take the replaced section's chunk id (``<id>``, then ``<id>.2`` ...), so
+      dependencies on the section still hold;
+    * a draft section the canonical skill lacks is appended, in the draft's order, its
+      chunk ids renamed to the canonical skill (``<skill>::<part>``, ``-2`` ... if taken);
+    * every other canonical section is kept in place, unchanged.
+
+    Dependencies on chunks that moved or were replaced follow them. Name, description,
+    ``created_at`` and metadata stay the canonical skill's; tags are the union. When
+    anything changed, ``source`` becomes ``"extracted"`` (the skill now holds text an
+    LLM extracted) and ``metadata["revised_from"]`` names the draft; the source it had
+    before its first extracted revision is kept in ``metadata["source_before_revision"]``.
+
+    Args:
+        target: the canonical skill.
+        draft: the draft revising it.
+
+    Returns:
+        A :class:`Revision`; neither argument is modified.
+    """
+    target, draft = target.copy(), draft.copy()
+    draft_sections = _sections(draft.chunks)
+    target_sections = _sections(target.chunks)
+    unmatched = list(range(len(draft_sections)))
+    replacement: dict[int, int] = {}  # target section index -> draft section index
+    for t_index, (title, _chunks) in enumerate(target_sections):
+        for d_index in unmatched:
+            if _section_key(draft_sections[d_index][0]) == _section_key(title):
+                replacement[t_index] = d_index
+                unmatched.remove(d_index)
+                break
+
+    taken = {chunk.id for i, (_t, chunks) in enumerate(target_sections) if i not in replacement for chunk in chunks}
+    renamed: dict[str, str] = {}  # old id (draft or replaced target chunk) -> new id
+
+    def free(candidate: str) -> str:
+        base, number = candidate, 1
+        while candidate in taken:
+            number += 1
+            candidate = f"{base}-{number}"
+        taken.add(candidate)
+        return candidate
+
+    planned: list[tuple[str, str, list[tuple[str, Chunk]], list[str]]] = []  # title, change, [(origin, chunk)], before
+    for t_index, (title, chunks) in enumerate(target_sections):
+        before = [c.id for c in chunks]
+        if t_index not in replacement:
+            planned.append((title, UNCHANGED, [("target", c) for c in chunks], before))
+            continue
+        d_title, d_chunks = draft_sections[replacement[t_index]]
+        if _same_text(chunks, d_chunks):
+            planned.append((title, UNCHANGED, [("target", c) for c in chunks], before))
+            taken.update(before)
+            continue
+        first = free(chunks[0].id)
+        for number, chunk in enumerate(d_chunks, start=1):
+            renamed[chunk.id] = first if number == 1 else free(f"{first}.{number}")
+        for chunk in chunks:
+            renamed.setdefault(chunk.id, first)
+        planned.append((title, CHANGED, [("draft", c) for c in d_chunks], before))
+    for d_index in unmatched:
+        d_title, d_chunks = draft_sections[d_index]
+        for chunk in d_chunks:
+            renamed[chunk.id] = free(f"{target.id}::{chunk.id.split('::')[-1]}")
+        planned.append((d_title, ADDED, [("draft", c) for c in d_chunks], []))
+
+    chunks_out: list[Chunk] = []
+    changes: list[SectionChange] = []
+    origin: dict[str, tuple[str, str]] = {}
+    for title, change, members, before in planned:
+        after = []
+        for where, chunk in members:
+            new_id = renamed.get(chunk.id, chunk.id) if where == "draft" else chunk.id
+            deps = [renamed.get(dep, dep) for dep in chunk.dependencies]
+            deps = list(dict.fromkeys(dep for dep in deps if dep != new_id))
+            chunks_out.append(replace(chunk, id=new_id, skill_id=target.id, dependencies=deps))
+            origin[new_id] = (where, chunk.id)
+            after.append(new_id)
+        changes.append(SectionChange(title, change, before, after))
+
+    skill = replace(
+        target, chunks=chunks_out, tags=list(dict.fromkeys(target.tags + draft.tags)),
+        status="canonical", flags=[], revises=None,
+    )
+    revision = Revision(skill, changes, origin)
+    if revision.changed:
+        skill.metadata = {**skill.metadata, "revised_from": draft.id}
+        skill.metadata.setdefault("source_before_revision", target.source)
+        skill.source = "extracted"
+        if draft.extracted_from:
+            skill.extracted_from = draft.extracted_from
+    return revision
 
 
 def review_queue(store: SQLiteStore) -> list[Skill]:
@@ -72,6 +242,11 @@ def approve(
 ) -> str:
     """Make a draft canonical: a new skill, or a new version of the skill it revises.
 
+    A revision is applied section by section (:func:`merge_revision`): the draft's
+    sections replace the same-titled sections of the canonical skill, new ones are
+    appended, the others are kept. The audit entries record ``revises``,
+    ``from_version`` and ``sections`` (``{title: "changed" | "added" | "unchanged"}``).
+
     The canonical id is chosen and written in one transaction, and the draft is checked
     again inside it: two approvals at once never share an id, and a draft approved
     twice at once becomes one skill (the second approval finds no draft).
@@ -99,23 +274,43 @@ def approve(
             ready, prepared = library.prepare(current, embeddings)
             draft = current
         target = store.get_skill(draft.revises) if draft.revises else None
+        details = {"draft": draft.id, "confidence": draft.confidence}
         if target is not None and target.status == "canonical":
-            skill, prepared = library.rename_prepared(ready, prepared, target.id)
-            skill.name, skill.description = target.name, target.description
-            skill.source, skill.created_at = target.source, target.created_at
-            skill.tags = list(dict.fromkeys(target.tags + draft.tags))
+            # A revision changes the sections it is about and keeps the rest.
+            revision = merge_revision(target, ready)
+            skill, prepared = revision.skill, _revision_prepared(revision, ready, prepared, target, embeddings)
+            skill.version = target.version
+            skill.validate()  # e.g. too many chunks: refused here, inside, so nothing is written
+            details.update(revises=target.id, from_version=target.version,
+                           sections={change.section: change.change for change in revision.changes})
         else:
             skill, prepared = library.rename_prepared(ready, prepared, canonical_id_for(store, draft))
             skill.version, target = 1, None  # a new skill; the draft's own versions stay with the draft
-        skill.revises = None
-        skill.status, skill.flags = "canonical", []
+            skill.revises = None
+            skill.status, skill.flags = "canonical", []
         skill.metadata = {**skill.metadata, "approved_from": draft.id, "approved_by": actor}
-        details = {"draft": draft.id, "skill": skill.id, "confidence": draft.confidence}
+        details["skill"] = skill.id
         store.delete_skill(draft.id)
         store.write_skill(skill, prepared, embeddings.name, create=target is None)
         store.add_audit(actor, action, skill.id, reason=note, details={**details, "version": skill.version})
         store.add_audit(actor, action, draft.id, reason=note, details=details)
     return skill.id
+
+
+def _revision_prepared(
+    revision: Revision, draft: Skill, draft_prepared: list[PreparedChunk], target: Skill, embeddings: EmbeddingService
+) -> list[PreparedChunk]:
+    """Prepared chunks of a revised skill: the draft's vectors for its chunks, the stored
+    ones (looked up by content hash, not embedded again) for the canonical skill's."""
+    by_id = {("draft", item.chunk.id): item for item in draft_prepared}
+    if any(where == "target" for where, _ in revision.origin.values()):
+        by_id.update({("target", item.chunk.id): item for item in library.prepare(target, embeddings)[1]})
+    result = []
+    for chunk in revision.skill.chunks:
+        item = by_id[revision.origin[chunk.id]]
+        chunk.tokens = item.chunk.tokens
+        result.append(PreparedChunk(chunk, item.embed_hash, item.vector))
+    return result
 
 
 def reject(store: SQLiteStore, draft_id: str, reason: str, reviewer: Optional[str] = None) -> None:

@@ -231,11 +231,21 @@ def search(
 @app.command("review-queue")
 def review_queue(ctx: typer.Context, json_: bool = JsonOption) -> None:
     """List drafts awaiting review, newest first."""
+    from ..review import merge_revision
+
     with _settings(ctx).open() as sm:
         drafts = sm.review_queue()
         usage = {d.id: sm.usage(d.id) for d in drafts}
+        targets = {d.id: sm.get(d.revises) for d in drafts if d.revises}
     if _json(ctx, json_):
-        output.emit_json([output.skill_summary(d, usage[d.id]) for d in drafts])
+        rows = []
+        for d in drafts:
+            row = output.skill_summary(d, usage[d.id])
+            target = targets.get(d.id)
+            if target is not None and target.status == "canonical":  # what approving would do, per section
+                row["changes"] = [change.to_dict() for change in merge_revision(target, d).changes]
+            rows.append(row)
+        output.emit_json(rows)
     else:
         output.print_queue(drafts, usage)
 

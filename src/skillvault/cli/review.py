@@ -1,7 +1,8 @@
 """``skillvault review``: walk the review queue from the keyboard.
 
-Each draft is shown (with a unified diff against the canonical skill it revises,
-when it revises one) and answered with a key: ``a`` approve, ``r`` reject (asks for
+Each draft is shown (when it revises a canonical skill: what approving does to each
+of that skill's sections, changed / added / unchanged, with the diff of the changed
+and added ones) and answered with a key: ``a`` approve, ``r`` reject (asks for
 a reason), ``s`` skip, ``q`` quit. On a terminal one key press is enough; with
 piped input each answer is a line.
 """
@@ -18,7 +19,7 @@ from . import output
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from ..manager import SkillManager
-    from ..models import Skill
+    from ..models import Chunk, Skill
 
 CHOICES = {"a": "approve", "r": "reject", "s": "skip", "q": "quit"}
 PROMPT = "[a]pprove  [r]eject  [s]kip  [q]uit"
@@ -61,14 +62,37 @@ def read_reason() -> Optional[str]:
             return reason
 
 
-def draft_diff(draft: "Skill", target: "Skill") -> list[str]:
-    """Return the unified diff (lines) from ``target``'s markdown to ``draft``'s."""
-    from ..formats.skill_md import skill_markdown_body
+def _section_text(chunks: list["Chunk"]) -> list[str]:
+    """A section's markdown lines (split parts joined back into one text)."""
+    from ..formats.chunking import joined_parts
 
-    return list(difflib.unified_diff(
-        skill_markdown_body(target).splitlines(), skill_markdown_body(draft).splitlines(),
-        fromfile=f"{target.id} (version {target.version})", tofile=draft.id, lineterm="",
-    ))
+    return "\n\n".join(text.strip("\n") for _chunk, text in joined_parts(chunks)).splitlines()
+
+
+def draft_diff(draft: "Skill", target: "Skill") -> list[str]:
+    """Return what approving ``draft`` does to ``target``, section by section (diff lines).
+
+    A ``---`` / ``+++`` header, then per section of the revised skill a line
+    ``@@ <section>: changed|added|unchanged @@``; a changed section is followed by the
+    unified diff of its text, an added one by its text as ``+`` lines, an unchanged one
+    by nothing. Empty when approving would change nothing.
+    """
+    from ..review import merge_revision
+
+    revision = merge_revision(target, draft)
+    if not revision.changed:
+        return []
+    before = {chunk.id: chunk for chunk in target.chunks}
+    after = {chunk.id: chunk for chunk in revision.skill.chunks}
+    lines = [f"--- {target.id} (version {target.version})", f"+++ {draft.id}"]
+    for change in revision.changes:
+        lines.append(f"@@ {change.section}: {change.change} @@")
+        if change.change == "unchanged":
+            continue
+        old = _section_text([before[i] for i in change.before]) if change.before else []
+        new = _section_text([after[i] for i in change.after])
+        lines.extend(list(difflib.unified_diff(old, new, lineterm="", n=2))[2:])
+    return lines
 
 
 def show_draft(sm: "SkillManager", draft: "Skill", index: int, total: int) -> None:

@@ -32,6 +32,10 @@ The parts of a section:
   later part together with the section's opening (its heading and introduction) or not
   at all, and never a continuation on its own.
 
+A section over :data:`skillvault.models.MAX_CONTENT_CHARS` characters (the hard limit
+of one chunk) is not split: validation refuses it with a clear error, as before, and a
+hostile file cannot make splitting work on megabytes at a time.
+
 The cap is a limit for *new* chunks cut from markdown only. Skills registered from
 Python (or read from JSON) keep the chunks they were given: their ids are the caller's
 and may be referenced by other skills' dependencies, so they are neither split nor
@@ -46,7 +50,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Optional
 
-from ..models import Chunk, Skill
+from ..models import MAX_CONTENT_CHARS, Chunk, Skill
 from ..tokens import count_tokens
 
 __all__ = [
@@ -131,21 +135,28 @@ def _blocks(lines: list[str]) -> list[tuple[int, int]]:
 
 
 def _cut_line(line: str, limit: int) -> list[int]:
-    """Lengths of the pieces an over-long line is cut into, each at most ``limit`` tokens."""
+    """Lengths of the pieces an over-long line is cut into, each at most ``limit`` tokens.
+
+    Each piece is searched for in a window of ``16 * limit`` characters, so the cost
+    stays linear in the line's length (lines can be megabytes long in hostile files).
+    """
     lengths: list[int] = []
-    rest = line
-    while rest and count_tokens(rest) > limit:
-        low, high = 1, len(rest)  # longest prefix that fits: binary search on characters
-        while low < high:
-            mid = (low + high + 1) // 2
-            if count_tokens(rest[:mid]) <= limit:
-                low = mid
-            else:
-                high = mid - 1
-        lengths.append(low)
-        rest = rest[low:]
-    if rest:
-        lengths.append(len(rest))
+    position = 0
+    while position < len(line):
+        window = line[position:position + 16 * limit]
+        if count_tokens(window) <= limit:
+            length = len(window)
+        else:
+            low, high = 1, len(window)  # longest prefix that fits: binary search on characters
+            while low < high:
+                mid = (low + high + 1) // 2
+                if count_tokens(window[:mid]) <= limit:
+                    low = mid
+                else:
+                    high = mid - 1
+            length = low
+        lengths.append(length)
+        position += length
     return lengths
 
 
@@ -205,7 +216,9 @@ def split_section(
         part's content is ``context line + "\\n\\n" + its text``. ``line_offset`` is the
         line of ``content`` (0-based) where the part's own text starts.
     """
-    if count_tokens(content) <= max_tokens:
+    if len(content) > MAX_CONTENT_CHARS or count_tokens(content) <= max_tokens:
+        # Over the hard limit a section is left whole, and refused by validation as it was
+        # before splitting existed: that bounds the work a hostile file can cause.
         return [Part(content, 0)]
     max_tokens = max(64, max_tokens)
     first_line = content.split("\n", 1)[0]
@@ -215,34 +228,45 @@ def split_section(
     room = max(32, max_tokens - count_tokens(context + "\n\n"))
 
     units = _units(content, room)
+    counts = [count_tokens(content[start:end]) for start, end in units]
 
-    def fits(first: int, last: int, limit: int) -> bool:
-        return count_tokens(content[units[first][0]:units[last][1]].rstrip()) <= limit
+    def tokens_of(first: int, last: int) -> int:
+        return count_tokens(content[units[first][0]:units[last][1]].rstrip())
 
     spans: list[tuple[int, int]] = []  # (start, end) of each part's own text
     index = 0
     while index < len(units):
         limit = max_tokens if not spans else room
-        end = index + 1  # units[index:end] go into this part; one unit always fits
-        while end < len(units) and fits(index, end, limit):
+        # Grow by the units' own counts (newlines included), then check the real count of
+        # the text and give back units while it is over: linear, not quadratic.
+        end, estimate = index + 1, counts[index]
+        while end < len(units) and estimate + counts[end] <= limit:
+            estimate += counts[end]
             end += 1
+        while end > index + 1 and tokens_of(index, end - 1) > limit:
+            end -= 1
         if end < len(units):
             # Cut before a sub-heading rather than between two paragraphs under one,
             # unless that leaves this part less than half full.
             for cut in range(end - 1, index, -1):
-                if content[units[cut][0]:].lstrip(" ").startswith("#"):
-                    if count_tokens(content[units[index][0]:units[cut][0]].rstrip()) >= limit // 2:
+                at = units[cut][0]
+                while content.startswith(" ", at):
+                    at += 1
+                if content.startswith("#", at):
+                    if tokens_of(index, cut - 1) >= limit // 2:
                         end = cut
                     break
         spans.append((units[index][0], units[end - 1][1]))
         index = end
-    parts = []
-    for number, (start, end) in enumerate(spans):
+    parts: list[Part] = []
+    line, counted = 0, 0  # line number of offset `counted`, kept as we go (linear)
+    for start, end in spans:
         text = content[start:end].rstrip()
         if not text.strip():
             continue
-        full = text if not parts else f"{context}\n\n{text}"
-        parts.append(Part(full, content.count("\n", 0, start)))
+        line += content.count("\n", counted, start)
+        counted = start
+        parts.append(Part(text if not parts else f"{context}\n\n{text}", line))
     return parts
 
 

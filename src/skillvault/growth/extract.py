@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import library
 from ..embed.service import EmbeddingService
+from ..formats.chunking import split_skill_chunks
 from ..models import Chunk, Skill, slugify
 from ..store import SQLiteStore
 from .conversation import conversation_text, trim_to_tokens
@@ -138,11 +139,13 @@ def draft_skill(knowledge: Knowledge, draft_id: str, provenance: str) -> Skill:
         if body.strip()
     ]
     chunks[0].dependencies = list(knowledge.dependencies)
-    return Skill(
+    draft = Skill(
         id=draft_id, name=knowledge.title, source="extracted", status="draft", chunks=chunks,
         confidence=knowledge.confidence, extracted_from=provenance, tags=list(knowledge.tags),
         metadata={"confidence_estimated": knowledge.confidence_estimated},
     )
+    # A long playbook becomes parts like a long SKILL.md section (formats/chunking.py).
+    return split_skill_chunks(draft)
 
 
 def unique_draft_id(store: SQLiteStore, title: str) -> str:
