@@ -221,6 +221,14 @@ def test_lint_finds_secrets_oversized_chunks_and_dangling_dependencies(tmp_path)
     secret = next(f for f in findings if f.code == "secret")
     assert secret.line == 9 and "sk-proj" not in secret.message
     assert any(f.code == "chunk-too-long" and f.line == 11 for f in findings)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "SKILL.md").write_text(
+        "---\nname: docs\ndescription: Examples.\n---\n# Auth\n\n"
+        'curl -H "Authorization: Bearer your_access_token"\n'
+        "engine = create_engine('postgresql://user:pwd@host:5432/db')\nexport API_KEY=YOUR_KEY\n"
+        "did_pass = rate >= threshold\n")
+    assert [f for f in lint_paths([docs]) if f.code == "secret"] == []  # placeholders in documentation
     deps = tmp_path / "deps.json"
     deps.write_text(json.dumps([{"id": "a", "chunks": [{"id": "a::1", "content": "x", "dependencies": ["b", "zz"]}]},
                                 {"id": "b", "chunks": [{"id": "b::1", "content": "y", "dependencies": ["a::1"]}]}]))
