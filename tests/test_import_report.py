@@ -222,6 +222,14 @@ def test_lint_finds_secrets_oversized_chunks_and_dangling_dependencies(tmp_path)
     assert secret.line == 9 and "sk-proj" not in secret.message
     # a long markdown section is split into parts on reading, so it is not a finding there ...
     assert not any(f.code == "chunk-too-long" for f in findings)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "SKILL.md").write_text(
+        "---\nname: docs\ndescription: Examples.\n---\n# Auth\n\n"
+        'curl -H "Authorization: Bearer your_access_token"\n'
+        "engine = create_engine('postgresql://user:pwd@host:5432/db')\nexport API_KEY=YOUR_KEY\n"
+        "did_pass = rate >= threshold\n")
+    assert [f for f in lint_paths([docs]) if f.code == "secret"] == []  # placeholders in documentation
     deps = tmp_path / "deps.json"
     long_text = "Every paragraph of this section repeats itself. " * 200
     deps.write_text(json.dumps([{"id": "a", "chunks": [{"id": "a::1", "content": "x", "dependencies": ["b", "zz"]}]},

@@ -1,8 +1,9 @@
 """Importing skills from files and folders, skill by skill, with a report.
 
 :func:`import_path` reads a JSON file or Agent Skills folders with
-:func:`skillvault.lint.read_path` (so import reports exactly what ``skillvault lint``
-finds), then:
+:func:`skillvault.lint.read_path` (so import reports what ``skillvault lint`` finds,
+except secrets inside bundled files, which only lint searches: the detector is slow on
+the megabytes of references public collections bundle), then:
 
 * a skill that cannot be read or fails validation is **skipped** (file, line, reason);
   the others are imported — one bad folder never sinks the rest;
@@ -112,7 +113,7 @@ def import_path(
             exception's ``report`` attribute holds the report in the strict case.
     """
     embeddings.check_compatible()
-    read = read_path(path)
+    read = read_path(path, bundled_secrets=False)  # lint searches bundled files too
     report = ImportReport(path=str(path), strict=strict)
     report.skipped = list(read.errors)
     report.warnings = list(read.warnings)

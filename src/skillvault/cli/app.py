@@ -437,7 +437,8 @@ def lint(
         known: set[str] = set()
         if settings.db.exists():
             with settings.open() as sm:
-                known = {s.id for s in sm.list()} | {c.id for s in sm.list() for c in s.chunks}
+                stored = sm.list()
+            known = {s.id for s in stored} | {c.id for s in stored for c in s.chunks}
         findings += lint_paths(paths, known)
     if ids or not targets:
         with settings.open() as sm:
