@@ -170,3 +170,15 @@ def test_a_query_is_answered_even_when_its_usage_cannot_be_counted(db_path, embe
         blocker.execute("ROLLBACK")
     assert any("usage of ['git'] not recorded" in r.getMessage() for r in caplog.records)
     assert sm.usage("git")["uses"] == 1
+
+
+def test_a_new_version_past_the_limit_is_refused_and_changes_nothing(sm):
+    from skillvault.models import MAX_VERSION
+
+    top = make_skill("top", ("A", "text"))
+    top.version = MAX_VERSION
+    sm.register(top)  # (forward dependencies made this reachable in the property tests)
+    before = row_counts(sm)
+    with pytest.raises(ValidationError, match=r"skill\.version: would become 2147483648"):
+        sm.register(make_skill("top", ("A", "new text")))
+    assert row_counts(sm) == before and sm.get("top").validate().version == MAX_VERSION

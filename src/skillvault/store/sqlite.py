@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Iterator, Optional
 import numpy as np
 
 from ..errors import NotFoundError, SkillPermissionError, ValidationError
-from ..models import Chunk, Skill, utc_now
+from ..models import MAX_VERSION, Chunk, Skill, utc_now
 from .connection import DriverInfo, connect
 from .db_errors import rollback, translate
 from .guard import AGENT_ACTOR, GUARD_MESSAGE, install_reader_guard, install_writer_guard, is_guard_refusal
@@ -378,6 +378,9 @@ class SQLiteStore(SearchIndex, ReviewRecords):
             skill.version = max(previous[0], kept) + 1
         elif previous is None and skill.version <= kept:
             skill.version = kept + 1
+        if skill.version > MAX_VERSION:  # the transaction rolls back
+            raise ValidationError("skill.version", f"would become {skill.version}; the limit is {MAX_VERSION}. "
+                                  "Register the content under a new id")
         # An agent's words stay marked as an agent's while they are a draft, whoever edits it next.
         tainted = previous is not None and previous[2] == AGENT_ACTOR and skill.status == "draft"
         author = AGENT_ACTOR if self.agent or tainted else "human"
