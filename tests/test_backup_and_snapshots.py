@@ -132,3 +132,12 @@ def test_cli_backup(library, db_path, tmp_path):
     copy.close()
     again = runner.invoke(app, ["--db", db_path, "backup", str(tmp_path / "b.db")], env={"NO_COLOR": "1"})
     assert again.exit_code != 0 and "already exists" in one_error_line(again)
+
+
+def test_export_all_onto_a_file_that_is_not_a_folder_is_a_clear_error(library, tmp_path):
+    library.backup(tmp_path / "out")  # a file named like a folder
+    with pytest.raises(ValidationError, match="exists and is not a folder"):
+        library.export_all(tmp_path / "out")
+    (tmp_path / "dir.json").mkdir()
+    with pytest.raises(ValidationError, match="exists and is not a file name ending in .json"):
+        library.export_all(tmp_path / "dir.json")

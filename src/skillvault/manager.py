@@ -456,9 +456,13 @@ class SkillManager:
         """
         path = check_path(path, "path")
         check_callable(progress, "progress", PROGRESS, optional=True)
+        is_json = path.suffix.lower() == ".json"
+        if path.exists() and (path.is_dir() if is_json else not path.is_dir()):
+            wanted = "a file name ending in .json" if is_json else "a folder (or a new name)"
+            raise ValidationError("path", f"{str(path)!r} exists and is not {wanted}; give another path")
         with self.store.snapshot():  # one consistent state while other processes write
             skills = self.list(status=status)
-        if path.suffix.lower() == ".json":
+        if is_json:
             path.write_text(json_format.dump_library(skills), encoding="utf-8")
             return path
         from .formats.skill_md import export_folders

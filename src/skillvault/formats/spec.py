@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Optional
 
 from ..models import Chunk, slugify
+from .chunking import MAX_CHUNK_TOKENS  # one limit: what a SKILL.md reader would split
 
 __all__ = [
     "Finding", "ERROR", "WARNING", "MAX_NAME_CHARS", "MAX_DESCRIPTION_CHARS", "MAX_COMPATIBILITY_CHARS",
@@ -32,8 +33,6 @@ WARNING = "warning"
 MAX_NAME_CHARS = 64
 MAX_DESCRIPTION_CHARS = 1024
 MAX_COMPATIBILITY_CHARS = 500
-#: A chunk longer than this (cl100k_base tokens) is hard to fit in a prompt budget.
-MAX_CHUNK_TOKENS = 1000
 
 _SPEC_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 # Markdown links and images: [text](target "title") / ![alt](target).
