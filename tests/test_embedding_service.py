@@ -143,7 +143,7 @@ def test_embed_batch_attribute_is_used_for_batches(db_path):
     embed_one.embed_batch = embed_batch
     sm = SkillManager(db_path, embed_fn=embed_one)
     sm.register(make_skill("many", *[(f"s{i}", f"text number {i}") for i in range(100)]))
-    assert calls == [24, 64, 36]  # the null texts (recorded on the first write), then the chunks
+    assert calls == [24, 64, 37]  # the null texts (recorded on the first write), then the chunks and the card
 
 
 def test_changes_by_another_connection_are_seen(db_path, embed):

@@ -154,5 +154,5 @@ def test_an_import_embeds_all_its_skills_in_shared_batches(openai_standin, tmp_p
     with SkillManager(str(tmp_path / "lib.db"), embed_config=config) as sm:
         assert len(sm.import_(path, progress=lambda done, total: seen.append((done, total)))) == 10
     sizes = [len(r["body"]["input"]) for r in openai_standin.embedding_requests()]
-    assert sizes == [24, 30]  # the null texts once, then all 30 chunks in one request
-    assert seen[-1] == (30, 30)
+    assert sizes == [24, 40]  # the null texts once, then all 30 chunks and 10 skill cards in one request
+    assert seen[-1] == (40, 40)  # progress counts the texts embedded: chunks and cards

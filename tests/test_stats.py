@@ -35,6 +35,6 @@ def test_embed_config_uses_an_openai_compatible_endpoint(openai_standin, db_path
         assert "git rebase step 3" in sm.query("git rebase step 3", budget=300)
         assert sm.stats()["embedder"] == {"name": "openai:text-embedding-3-small", "dim": 1536}
     requests = openai_standin.embedding_requests()
-    # the null texts once (recorded with the first write), the 5 chunks in one batch, then the query
-    assert [len(r["body"]["input"]) for r in requests] == [24, 5, 1]
+    # the null texts once (recorded with the first write), the 5 chunks and the card in one batch, then the query
+    assert [len(r["body"]["input"]) for r in requests] == [24, 6, 1]
     assert all(r["headers"]["authorization"] == "Bearer sk-x" for r in requests)

@@ -141,3 +141,44 @@ def _content_size(content: Any, where: str) -> int:
         except (binascii.Error, ValueError):
             raise ValidationError(where, "has invalid base64 content") from None
     raise ValidationError(where, "must be a string or {'base64': <base64 text>}")
+
+
+def bundled_files(skill: Any) -> dict:
+    """Return a skill's bundled files, ``{relative path: str | {"base64": str}}`` ({} if none)."""
+    agent_skill = skill.metadata.get("agent_skill") if isinstance(skill.metadata, dict) else None
+    files = agent_skill.get("files") if isinstance(agent_skill, dict) else None
+    return files if isinstance(files, dict) else {}
+
+
+def bundled_text(skill: Any, path: Any) -> str:
+    """Return the text of the file ``path`` bundled with ``skill`` (level 3 of progressive disclosure).
+
+    Only the skill's own files are served: ``path`` is looked up among them, never on disk.
+
+    Raises:
+        ValidationError: ``path`` is not a string or not a plain relative path.
+        NotFoundError: the skill bundles no such file (the message lists the ones it has),
+            or the file's content was not kept when it was imported.
+        SkillVaultError: the file is binary.
+    """
+    from .errors import NotFoundError, SkillVaultError
+
+    if not isinstance(path, str) or not path.strip():
+        raise ValidationError("path", f"must be a non-empty relative path such as 'references/api.md', got {shown(path)}")
+    wanted = path.strip().replace("\\", "/")
+    while wanted.startswith("./"):
+        wanted = wanted[2:]
+    if wanted.startswith("/") or any(part in ("..", "") for part in wanted.split("/")):
+        raise ValidationError("path", f"must be a relative path inside the skill folder, got {shown(path)}")
+    files = bundled_files(skill)
+    if wanted not in files:
+        omitted = skill.metadata.get("agent_skill", {}).get("omitted_files") or []
+        for entry in omitted if isinstance(omitted, list) else []:
+            if isinstance(entry, dict) and entry.get("path") == wanted:
+                raise NotFoundError(f"{wanted!r} of skill {skill.id!r} was not kept at import: {entry.get('reason')}")
+        listed = ", ".join(sorted(files)[:20]) or "none"
+        raise NotFoundError(f"skill {skill.id!r} bundles no file {wanted!r}; its files: {listed}")
+    content = files[wanted]
+    if not isinstance(content, str):
+        raise SkillVaultError(f"{wanted!r} of skill {skill.id!r} is a binary file; export the skill to get it")
+    return content

@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 from typing import Optional
 
-from .errors import ValidationError
+from .errors import EmbedderMismatchError, ValidationError
 from .embed.service import EmbeddingService, Progress, embedding_text
 from .models import Skill
 from .store import PreparedChunk, SQLiteStore
+from .store.cards import CardVector, PreparedChunks, card_fields
 from .tokens import count_tokens_many
 
 log = logging.getLogger("skillvault")
@@ -43,7 +44,8 @@ def rename_prepared(skill: Skill, prepared: list[PreparedChunk], new_id: str) ->
     pick the same one) are given after the embedding, which happens outside it.
     """
     renamed = skill.renamed(new_id)
-    return renamed, [PreparedChunk(chunk, item.embed_hash, item.vector) for chunk, item in zip(renamed.chunks, prepared)]
+    chunks = [PreparedChunk(chunk, item.embed_hash, item.vector) for chunk, item in zip(renamed.chunks, prepared)]
+    return renamed, PreparedChunks(chunks, getattr(prepared, "card", None))
 
 
 def checked_copy(skill: Skill) -> Skill:
@@ -60,10 +62,26 @@ def checked_copy(skill: Skill) -> Skill:
 def embedded(
     skills: list[Skill], embeddings: EmbeddingService, progress: Optional[Progress] = None
 ) -> list[list[PreparedChunk]]:
-    """Embed the chunks of all ``skills`` in one pass (shared batches), per skill in order."""
-    texts = [embedding_text(skill.name, chunk) for skill in skills for chunk in skill.chunks]
-    vectors = iter(embeddings.vectors_for(texts, progress))
-    return [[PreparedChunk(chunk, *next(vectors)) for chunk in skill.chunks] for skill in skills]
+    """Embed the chunks and cards of all ``skills`` in one pass (shared batches), per skill in order."""
+    texts = []
+    for skill in skills:
+        texts.extend(embedding_text(skill.name, chunk) for chunk in skill.chunks)
+        texts.append(card_fields(skill).embedding_text())
+    try:
+        vectors = iter(embeddings.vectors_for(texts, progress))
+        with_cards = True
+    except EmbedderMismatchError:
+        # E.g. a library opened without its embedder approving a draft whose chunks are
+        # embedded already: the cards are stored without vectors (the retriever embeds
+        # them when it can). An embedder that cannot embed the chunks fails below.
+        chunk_texts = [text for skill in skills for text in (embedding_text(skill.name, c) for c in skill.chunks)]
+        vectors = iter(embeddings.vectors_for(chunk_texts, progress))
+        with_cards = False
+    prepared = []
+    for skill in skills:
+        chunks = [PreparedChunk(chunk, *next(vectors)) for chunk in skill.chunks]
+        prepared.append(PreparedChunks(chunks, CardVector(*next(vectors)) if with_cards else None))
+    return prepared
 
 
 def register(store: SQLiteStore, embeddings: EmbeddingService, skill: Skill) -> str:
@@ -93,11 +111,17 @@ def reindex(store: SQLiteStore, embeddings: EmbeddingService, progress: Optional
     stored = store.chunks_by_pk(store.all_chunk_pks())
     pks = list(stored)
     texts = [embedding_text(stored[pk].skill_name, stored[pk].chunk) for pk in pks]
+    skills = store.list_skills()
+    carded = [skill for skill in skills if skill.status != "draft"]
+    card_texts = [card_fields(skill).embedding_text() for skill in carded]
     vectors = embeddings.embed(texts, progress, any_width=True)
+    card_vectors = embeddings.embed(card_texts, any_width=True)  # progress counts chunks
     store.replace_all_vectors(
         embeddings.name,
         {pk: vectors[i] for i, pk in enumerate(pks)},
         {pk: embeddings.hash_of(texts[i]) for i, pk in enumerate(pks)},
+        {skill.id: CardVector(embeddings.hash_of(text), card_vectors[i])
+         for i, (skill, text) in enumerate(zip(carded, card_texts))},
     )
     embeddings.null_vectors(record=True)  # the new embedder's probe: another embed_fn is caught from now on
     return len(pks)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
 from . import library, review
+from .bundle import bundled_text
 from .embed.base import Embedder
 from .embed.recorded import MissingEmbedder
 from .embed.service import EmbeddingService, Progress, embedder_identity
@@ -19,6 +20,8 @@ from .errors import (
 from .formats import json_format
 from .models import SOURCES, STATUSES, Skill, validate_id
 from .retrieval import Hit, Packing, Retriever
+from .retrieval.evaluation import TriggerReport, check_cases, evaluate_triggers, load_cases
+from .retrieval.skills import SkillHit
 from .store import SQLiteStore
 from .upgrade import upgrade_if_legacy
 from .validation import check_callable, check_int, check_path, check_text, shown
@@ -252,6 +255,65 @@ class SkillManager:
         text = _check_query_text(text)
         check_int(k, "k", 1, MAX_K)
         return self.retriever.search(text, k)
+
+    def search_skills(self, query: str, k: int = 5) -> list[SkillHit]:
+        """Return up to ``k`` canonical skills that fit ``query``, best first (level 1).
+
+        Progressive disclosure: find skills with this, read one with :meth:`get`, and
+        a file it bundles with :meth:`read_file`. Skills are ranked by their card
+        (name, description, when-to-use), their best chunk and their words together.
+
+        Returns:
+            :class:`~skillvault.retrieval.skills.SkillHit` items: ``id``, ``name``,
+            ``description``, ``score`` and ``why`` (every ranking signal with its value
+            and rank).
+
+        Raises:
+            ValidationError: for empty/oversized text or ``k`` outside 1..1000.
+        """
+        query = _check_query_text(query)
+        check_int(k, "k", 1, MAX_K)
+        return self.retriever.search_skills(query, k)
+
+    def read_file(self, skill_id: str, path: str) -> str:
+        """Return the text of a file bundled with a skill (level 3), e.g. ``references/api.md``.
+
+        Args:
+            skill_id: the skill (canonical only, in agent mode).
+            path: the file's relative path inside the skill folder, as listed in
+                ``skill.metadata["agent_skill"]["files"]``.
+
+        Raises:
+            ValidationError: for a malformed path.
+            NotFoundError: no such skill, or it bundles no such file (the error lists
+                the files it has), or the file's content was not kept.
+            SkillVaultError: the file is binary (not text).
+        """
+        skill = self.get(skill_id)
+        if skill is None:
+            raise NotFoundError(f"no skill with id {skill_id!r}")
+        return bundled_text(skill, path)
+
+    def evaluate(self, cases: Union[str, Path, list]) -> TriggerReport:
+        """Trigger evaluation: for each ``{"task", "expected"}`` case, is ``expected`` the first skill?
+
+        Args:
+            cases: a JSON/YAML file of cases, or the list itself; ``expected`` is a skill
+                id or name.
+
+        Returns:
+            A :class:`~skillvault.retrieval.evaluation.TriggerReport`: R@1, R@3, MRR, the
+            misses with what was returned instead, and skills no case triggers.
+
+        Raises:
+            ValidationError: unreadable cases, or a case expecting a skill not served.
+        """
+        if isinstance(cases, (str, Path)):
+            cases = load_cases(check_path(cases, "cases"))
+        else:
+            cases = check_cases(cases)
+        served = [(skill.id, skill.name) for skill in self.store.list_skills(status="canonical")]
+        return evaluate_triggers(cases, lambda task, k: self.search_skills(task, k), served)
 
     # ------------------------------------------------------------------ self-growth
     def extract(self, messages_or_text: Any) -> Optional[str]:
@@ -702,8 +764,9 @@ HUMAN = "human"
 #: must be listed: an unlisted one makes this module fail to import, so nothing is open to
 #: agents by accident. The SQLite-level guard (store/guard.py) holds whatever this says.
 METHOD_RIGHTS: dict[str, str] = {
-    "query": AGENT, "search": AGENT, "get": AGENT, "list": AGENT, "extract": AGENT,
-    "record_usage": AGENT, "usage": AGENT, "stats": AGENT, "close": AGENT,
+    "query": AGENT, "search": AGENT, "search_skills": AGENT, "read_file": AGENT, "evaluate": AGENT,
+    "get": AGENT, "list": AGENT, "extract": AGENT, "record_usage": AGENT, "usage": AGENT, "stats": AGENT,
+    "close": AGENT,
     "register": HUMAN, "archive": HUMAN, "review_queue": HUMAN, "approve": HUMAN, "reject": HUMAN,
     "restore": HUMAN, "rollback": HUMAN, "versions": HUMAN, "history": HUMAN, "maintenance": HUMAN,
     "export": HUMAN, "export_all": HUMAN, "backup": HUMAN, "import_": HUMAN, "reindex": HUMAN,

@@ -225,6 +225,59 @@ def search(
         output.print_hits(hits, text)
 
 
+@app.command("search-skills")
+def search_skills(
+    ctx: typer.Context,
+    text: str = typer.Argument(..., help="The task, as an agent would describe it."),
+    k: int = typer.Option(5, "-k", "--k", min=1, max=MAX_K, help="Most skills."),
+    json_: bool = JsonOption,
+) -> None:
+    """Show the skills that fit TEXT (level 1 cards): id, name, score, description, why."""
+    with _settings(ctx).open() as sm:
+        hits = sm.search_skills(text, k=k)
+    rows = [{"rank": rank, "id": h.id, "name": h.name, "score": round(h.score, 4), "description": h.description,
+             "why": h.why} for rank, h in enumerate(hits, 1)]
+    if _json(ctx, json_):
+        output.emit_json(rows)
+        return
+    if not rows:
+        output.echo("No relevant skill.", err=True)
+    for row in rows:
+        output.echo(f"{row['rank']}. {row['id']} ({row['score']:.3f}): {row['description'][:200]}")
+        output.echo(f"   why: {row['why']}")
+
+
+@app.command("read-file")
+def read_file(
+    ctx: typer.Context,
+    skill_id: str = typer.Argument(..., metavar="ID"),
+    path: str = typer.Argument(..., help="A file bundled with the skill, e.g. references/api.md."),
+) -> None:
+    """Print a text file bundled with skill ID (level 3 of progressive disclosure)."""
+    with _settings(ctx).open() as sm:
+        output.echo(sm.read_file(skill_id, path))
+
+
+@app.command("eval")
+def eval_(
+    ctx: typer.Context,
+    cases: Path = typer.Argument(..., help="JSON/YAML list of {task, expected} (expected: skill id or name)."),
+    json_: bool = JsonOption,
+) -> None:
+    """Trigger evaluation: R@1 / R@3 / MRR of search-skills over CASES, misses, untriggered skills."""
+    with _settings(ctx).open() as sm:
+        report = sm.evaluate(cases)
+    if _json(ctx, json_):
+        output.emit_json(report.as_dict())
+        return
+    output.echo(f"{report.cases} cases: R@1 {report.r_at_1:.3f}  R@3 {report.r_at_3:.3f}  MRR {report.mrr:.3f}")
+    for miss in report.misses:
+        where = f"rank {miss['rank']}" if miss["rank"] else "not found"
+        output.echo(f"miss ({where}): {miss['task']!r} -> {miss['expected']}; returned {', '.join(miss['returned']) or 'nothing'}")
+    if report.untriggered:
+        output.echo(f"skills no case triggers: {', '.join(report.untriggered)}")
+
+
 # --------------------------------------------------------------------------- review
 
 

@@ -10,6 +10,8 @@ from ..store import SQLiteStore
 from .pack import Packing, pack
 from .relevance import RelevanceFloor
 from .search import CANDIDATES, SERVED_STATUSES, Hit, hybrid_search
+from .focus import focus
+from .skills import SkillHit, rank_skills
 
 
 class Retriever:
@@ -30,19 +32,41 @@ class Retriever:
             hits = hits_for(statuses, max(CANDIDATES, k))
         return [hit for hit in hits if hit.relevant][:k]
 
+    def search_skills(self, text: str, k: int = 5, statuses: tuple[str, ...] = SERVED_STATUSES) -> list[SkillHit]:
+        """Return up to ``k`` relevant skills for ``text``, best first (level 1 cards)."""
+        vector, floor = self._embedded(text)
+        if vector is None:
+            return []
+        with self.store.snapshot():
+            hits = rank_skills(self.store, vector, text, floor, statuses, self._embed_cards)
+        return [hit for hit in hits if hit.relevant][:k]
+
+    def _embed_cards(self, texts: list[str]):
+        return self.embeddings.embed(texts)
+
+    def _embedded(self, text: str):
+        if self.store.embedder_record()[1] is None:  # nothing is registered yet
+            return None, None
+        vector = self.embeddings.embed_query(text)
+        return vector, RelevanceFloor.calibrate(vector, self.embeddings.null_vectors())
+
     def query(self, text: str, budget: int) -> Packing:
         """Return the packed context for ``text`` within ``budget`` tokens."""
-        with self._reading(text) as hits_for:
-            return pack(self.store, hits_for(SERVED_STATUSES, CANDIDATES), budget)
+        vector, floor = self._embedded(text)
+        if vector is None:
+            return pack(self.store, [], budget)
+        with self.store.snapshot():
+            hits = hybrid_search(self.store, vector, text, floor, SERVED_STATUSES, CANDIDATES)
+            if any(hit.relevant for hit in hits):
+                skills = rank_skills(self.store, vector, text, floor, SERVED_STATUSES, self._embed_cards)
+                focus(hits, skills, floor)
+            return pack(self.store, hits, budget)
 
     @contextmanager
     def _reading(self, text: str) -> Iterator[Callable[[tuple[str, ...], int], list[Hit]]]:
         """Embed ``text``, then yield a search function that reads one snapshot of the
         store: a write committed by another process meanwhile is wholly in or wholly out."""
-        vector = floor = None
-        if self.store.embedder_record()[1] is not None:  # else nothing is registered yet
-            vector = self.embeddings.embed_query(text)
-            floor = RelevanceFloor.calibrate(vector, self.embeddings.null_vectors())
+        vector, floor = self._embedded(text)
 
         def hits_for(statuses: tuple[str, ...], candidates: int) -> list[Hit]:
             if vector is None:

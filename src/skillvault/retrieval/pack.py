@@ -146,11 +146,11 @@ def pack(
             decisions.append(_decision(member, True, reason, candidate.score if index == 0 else None))
         units.append([member.pk for member in unit])
     text, used = _render_within_budget(taken, units, budget, decisions)
-    for hit in [h for h in hits if not h.relevant][:explain_dropped]:
+    off_focus = [h for h in hits if not h.relevant and h.note]
+    for hit in off_focus + [h for h in hits if not h.relevant and not h.note][: max(0, explain_dropped - len(off_focus))]:
         lexical = "no word match" if hit.lexical_score is None else f"BM25 {hit.lexical_score:.2f}"
-        decisions.append(
-            Decision(hit.chunk.id, hit.skill_id, False, f"below relevance floor (vector {hit.vector_score:.3f}, {lexical})", hit.chunk.tokens or 0, hit.fused_score)
-        )
+        reason = hit.note or f"below relevance floor (vector {hit.vector_score:.3f}, {lexical})"
+        decisions.append(Decision(hit.chunk.id, hit.skill_id, False, reason, hit.chunk.tokens or 0, hit.fused_score))
     served = list(dict.fromkeys(s.chunk.skill_id for s in taken.values()))
     return Packing(text, budget, used, decisions, served)
 

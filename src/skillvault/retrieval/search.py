@@ -40,6 +40,7 @@ class Hit:
         relevant: whether it passed the relevance floor.
         position: the chunk's place in its skill (0-based).
         pk: the chunk's row key in the store.
+        note: why a hit that passed the floor was still left out (see :mod:`.focus`).
     """
 
     chunk: Chunk
@@ -51,6 +52,7 @@ class Hit:
     relevant: bool
     position: int
     pk: int
+    note: Optional[str] = None
 
 
 def hybrid_search(

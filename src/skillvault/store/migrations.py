@@ -125,7 +125,43 @@ def _m003_agent_boundary(conn: sqlite3.Connection) -> None:
     conn.execute(_usage_table("agent_usage"))
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial, _m002_review, _m003_agent_boundary]
+def _m004_skill_cards(conn: sqlite3.Connection) -> None:
+    # Skill cards (see store/cards.py): one row per non-draft skill, kept in step with
+    # its chunks. The vector may be NULL (a skill promoted without re-embedding): the
+    # retriever then embeds the card in memory.
+    conn.execute(
+        """CREATE TABLE skill_cards (
+            pk INTEGER PRIMARY KEY,
+            skill_id TEXT NOT NULL UNIQUE,
+            embed_hash TEXT,
+            embedding BLOB
+        )"""
+    )
+    conn.execute(
+        "CREATE VIRTUAL TABLE card_fts USING fts5("
+        "name, description, when_to_use, sections, body, tokenize = 'porter unicode61 remove_diacritics 2')"
+    )
+    # Existing libraries: cards from what is stored (vectors come with the next reindex
+    # or write; until then the retriever embeds them in memory).
+    rows = conn.execute("SELECT id, name, description FROM skills WHERE status != 'draft'").fetchall()
+    for skill_id, name, description in rows:
+        chunks = conn.execute(
+            "SELECT section, content FROM chunks WHERE skill_id = ? ORDER BY position", (skill_id,)).fetchall()
+        sections = [row[0] for row in chunks]
+        when = [r[0] for r in conn.execute(
+            "SELECT content FROM chunks WHERE skill_id = ? AND lower(section) LIKE 'when%use%' ORDER BY position",
+            (skill_id,))]
+        cur = conn.execute("INSERT INTO skill_cards(skill_id) VALUES (?)", (skill_id,))
+        conn.execute(
+            "INSERT INTO card_fts(rowid, name, description, when_to_use, sections, body) VALUES (?,?,?,?,?,?)",
+            (cur.lastrowid, name, description, "\n".join(when)[:2000], "\n".join(dict.fromkeys(s for s in sections if s)),
+             "\n".join(row[1] for row in chunks)),
+        )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _m001_initial, _m002_review, _m003_agent_boundary, _m004_skill_cards,
+]
 
 
 def migrate(conn: sqlite3.Connection, read_only: bool = False) -> int:

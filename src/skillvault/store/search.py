@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .cards import CardFields
 from .vector_index import VectorMatrix, status_codes
 
 META_INDEX_GENERATION = "index_generation"
@@ -135,3 +136,81 @@ class SearchIndex:
         matrix = np.stack([sums[i] for i in ids])
         matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
         return ids, matrix.astype(np.float32)
+
+    # ------------------------------------------------------------------ skill cards
+    def card_vectors(self, statuses: tuple[str, ...]) -> tuple[list[str], np.ndarray, list[tuple[int, str]]]:
+        """Return the card vectors of skills in ``statuses``.
+
+        Returns:
+            ``(skill ids, matrix, missing)``: one unit row per skill id whose card has a
+            vector, and ``(row index, card text)`` for cards stored without one (their
+            rows are zero; the caller embeds them, see :meth:`fill_card_vectors`).
+        """
+        self._current_matrix()  # refreshes the generation seen by this connection
+        key = (self._matrix_generation, tuple(statuses))
+        cached = getattr(self, "_card_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        dim = self.embedder_record()[1] or 0
+        marks = ",".join("?" * len(statuses))
+        rows = self.conn.execute(
+            f"""SELECT k.skill_id, k.embedding, f.name, f.description, f.when_to_use FROM skill_cards k
+                JOIN skills s ON s.id = k.skill_id JOIN card_fts f ON f.rowid = k.pk
+                WHERE s.status IN ({marks}) ORDER BY k.skill_id""",
+            statuses,
+        ).fetchall()
+        ids = [row[0] for row in rows]
+        matrix = np.zeros((len(rows), dim), dtype=np.float32)
+        missing: list[tuple[int, str]] = []
+        for index, (_id, blob, name, description, when) in enumerate(rows):
+            vector = None if blob is None else np.frombuffer(blob, dtype=np.float32)
+            if vector is not None and vector.shape[0] == dim:
+                matrix[index] = vector
+            else:
+                missing.append((index, CardFields(name, description, when, "").embedding_text()))
+        result = (ids, matrix, missing)
+        self._card_cache = (key, result)
+        return result
+
+    def card_lexical_search(
+        self, match: str, k: int, statuses: tuple[str, ...], weights: tuple[float, float, float, float, float]
+    ) -> list[tuple[str, float]]:
+        """FTS5 BM25 over skill cards: up to ``k`` ``(skill id, score)`` pairs, best first.
+
+        Args:
+            match: an FTS5 MATCH expression.
+            weights: BM25 weights of the name, description, when-to-use, section titles and body.
+        """
+        if not match:
+            return []
+        marks = ",".join("?" * len(statuses))
+        rows = self.conn.execute(
+            f"""SELECT k.skill_id, f.score FROM (
+                    SELECT rowid AS pk, -bm25(card_fts, ?, ?, ?, ?, ?) AS score FROM card_fts
+                    WHERE card_fts MATCH ? ORDER BY score DESC LIMIT ?) f
+                JOIN skill_cards k ON k.pk = f.pk JOIN skills s ON s.id = k.skill_id
+                WHERE s.status IN ({marks}) ORDER BY f.score DESC LIMIT ?""",
+            (*weights, match, k * LEXICAL_OVERFETCH, *statuses, k),
+        ).fetchall()
+        return [(str(skill_id), float(score)) for skill_id, score in rows]
+
+    def chunk_skills(self, pks: list[int]) -> dict[int, str]:
+        """Return the skill id of each given chunk pk."""
+        found: dict[int, str] = {}
+        for start in range(0, len(pks), 500):
+            batch = pks[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            found.update(self.conn.execute(f"SELECT pk, skill_id FROM chunks WHERE pk IN ({marks})", batch).fetchall())
+        return found
+
+    def skill_cards_of(self, skill_ids: list[str]) -> dict[str, tuple[str, str]]:
+        """Return ``{skill id: (name, description)}`` for these skills."""
+        found: dict[str, tuple[str, str]] = {}
+        for start in range(0, len(skill_ids), 500):
+            batch = skill_ids[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            for skill_id, name, description in self.conn.execute(
+                f"SELECT id, name, description FROM skills WHERE id IN ({marks})", batch
+            ):
+                found[skill_id] = (name, description)
+        return found

@@ -24,6 +24,7 @@ from .connection import DriverInfo, connect
 from .db_errors import rollback, translate
 from .guard import AGENT_ACTOR, GUARD_MESSAGE, install_reader_guard, install_writer_guard, is_guard_refusal
 from .migrations import MIGRATIONS, migrate
+from .cards import card_fields
 from .records import ReviewRecords
 from .search import META_INDEX_GENERATION, SearchIndex
 from .vector_index import PendingChanges, VectorMatrix
@@ -428,6 +429,7 @@ class SQLiteStore(SearchIndex, ReviewRecords):
                 skill.status,
             )
         if skill.status != "draft":
+            self._index_card(skill, getattr(prepared, "card", None))
             self.save_version(skill)
         if touches_index:  # drafts are not in the search indexes
             self._bump_generation()
@@ -445,6 +447,29 @@ class SQLiteStore(SearchIndex, ReviewRecords):
         )
         for pk, _name, _section, _content, vector in rows:
             self._pending.ops.append(("add", pk, vector, status))
+
+    def _index_card(self, skill: Skill, card) -> None:
+        """Write the card rows of a non-draft ``skill`` (its old ones are gone already).
+
+        ``card`` is its :class:`~skillvault.store.cards.CardVector`, or None to store
+        the card's words without a vector.
+        """
+        fields = card_fields(skill)
+        cursor = self.conn.execute(
+            "INSERT INTO skill_cards(skill_id, embed_hash, embedding) VALUES (?, ?, ?)",
+            (skill.id, None if card is None else card.embed_hash,
+             None if card is None else np.asarray(card.vector, dtype=np.float32).tobytes()),
+        )
+        self.conn.execute(
+            "INSERT INTO card_fts(rowid, name, description, when_to_use, sections, body) VALUES (?,?,?,?,?,?)",
+            (cursor.lastrowid, fields.name, fields.description, fields.when_to_use, fields.sections, fields.body),
+        )
+
+    def _delete_card(self, skill_id: str) -> None:
+        row = self.conn.execute("SELECT pk FROM skill_cards WHERE skill_id = ?", (skill_id,)).fetchone()
+        if row is not None:
+            self.conn.execute("DELETE FROM card_fts WHERE rowid = ?", (row[0],))
+            self.conn.execute("DELETE FROM skill_cards WHERE pk = ?", (row[0],))
 
     def _check_chunk_ownership(self, skill: Skill) -> None:
         ids = [chunk.id for chunk in skill.chunks]
@@ -503,6 +528,8 @@ class SQLiteStore(SearchIndex, ReviewRecords):
         return found
 
     def _delete_chunks_of(self, skill_id: str, status: str) -> None:
+        if status != "draft":
+            self._delete_card(skill_id)
         pks = [row[0] for row in self.conn.execute("SELECT pk FROM chunks WHERE skill_id = ?", (skill_id,))]
         if not pks:
             return
@@ -542,6 +569,8 @@ class SQLiteStore(SearchIndex, ReviewRecords):
                 status,
             )
             self.conn.executemany("DELETE FROM draft_vectors WHERE chunk_pk = ?", [(row[0],) for row in rows])
+            self._delete_card(skill_id)
+            self._index_card(self.get_skill(skill_id), None)
         elif old_status != "draft" and status == "draft":
             for pk, blob in self.conn.execute(
                 "SELECT v.rowid, v.embedding FROM chunk_vec v JOIN chunks c ON c.pk = v.rowid WHERE c.skill_id = ?",
@@ -551,19 +580,24 @@ class SQLiteStore(SearchIndex, ReviewRecords):
                 self.conn.execute("DELETE FROM chunk_vec WHERE rowid = ?", (pk,))
                 self.conn.execute("DELETE FROM chunk_fts WHERE rowid = ?", (pk,))
                 self._pending.ops.append(("remove", [pk]))
+            self._delete_card(skill_id)
         elif old_status != status:
             pks = [row[0] for row in self.conn.execute("SELECT pk FROM chunks WHERE skill_id = ?", (skill_id,))]
             self._pending.ops.append(("set_status", pks, status))
         if old_status != status:
             self._bump_generation()
 
-    def replace_all_vectors(self, embedder_name: str, vectors: dict[int, np.ndarray], hashes: dict[int, str]) -> None:
+    def replace_all_vectors(
+        self, embedder_name: str, vectors: dict[int, np.ndarray], hashes: dict[int, str], cards: Optional[dict] = None
+    ) -> None:
         """Swap every chunk vector for a new embedder's (reindex), in one transaction.
 
         Args:
             embedder_name: the new embedder, recorded with its width.
             vectors: chunk pk → unit float32 vector, one for every chunk.
             hashes: chunk pk → new embedding hash.
+            cards: skill id → :class:`~skillvault.store.cards.CardVector` for the cards of
+                non-draft skills (cards left out lose their vector).
         """
         dim = next(iter(vectors.values())).shape[0] if vectors else None
         with self.transaction():
@@ -588,6 +622,12 @@ class SQLiteStore(SearchIndex, ReviewRecords):
                 self.conn.executemany(
                     "UPDATE chunks SET embed_hash = ? WHERE pk = ?", ((h, pk) for pk, h in hashes.items())
                 )
+            self.conn.execute("UPDATE skill_cards SET embed_hash = NULL, embedding = NULL")
+            self.conn.executemany(
+                "UPDATE skill_cards SET embed_hash = ?, embedding = ? WHERE skill_id = ?",
+                [(card.embed_hash, np.asarray(card.vector, dtype=np.float32).tobytes(), skill_id)
+                 for skill_id, card in (cards or {}).items()],
+            )
             self._matrix = None  # every vector changed: reload on the next search
             self._bump_generation()
 
@@ -603,9 +643,12 @@ class SQLiteStore(SearchIndex, ReviewRecords):
                 f"""SELECT c.embed_hash, v.embedding FROM chunks c JOIN chunk_vec v ON v.rowid = c.pk
                     WHERE c.embed_hash IN ({marks})
                     UNION ALL
+                    SELECT embed_hash, embedding FROM skill_cards WHERE embed_hash IN ({marks})
+                    AND embedding IS NOT NULL
+                    UNION ALL
                     SELECT c.embed_hash, d.embedding FROM chunks c JOIN draft_vectors d ON d.chunk_pk = c.pk
                     WHERE c.embed_hash IN ({marks})""",
-                (*batch, *batch),
+                (*batch, *batch, *batch),
             ):
                 found[embed_hash] = np.frombuffer(blob, dtype=np.float32)
         return found
