@@ -102,6 +102,22 @@ def context_line(heading_line: str, heading_path: list[str]) -> str:
     return f"{hashes} {path} {CONTINUED}"
 
 
+def opens_fence(line: str) -> Optional[str]:
+    """Return the fence (```` ``` ```` or ``~~~``...) that ``line`` opens, or None (CommonMark rules)."""
+    opened = _FENCE_OPEN.match(line)
+    if opened and not (opened.group(1)[0] == "`" and "`" in opened.group(2)):
+        return opened.group(1)
+    return None
+
+
+def closes_fence(line: str, fence: str) -> bool:
+    """Return True if ``line`` closes the code block opened by ``fence``."""
+    stripped = line.strip()
+    return bool(stripped) and set(stripped) == {fence[0]} and len(stripped) >= len(fence) and (
+        len(line) - len(line.lstrip(" ")) <= 3
+    )
+
+
 def _blocks(lines: list[str]) -> list[tuple[int, int]]:
     """Split lines into blocks ``[start, end)`` separated by blank lines; fences are one block."""
     blocks: list[tuple[int, int]] = []
@@ -110,15 +126,12 @@ def _blocks(lines: list[str]) -> list[tuple[int, int]]:
     for index, line in enumerate(lines):
         bare = line.rstrip("\r\n")
         if fence is not None:
-            stripped = bare.strip()
-            if stripped and set(stripped) == {fence[0]} and len(stripped) >= len(fence) and (
-                len(bare) - len(bare.lstrip(" ")) <= 3
-            ):
+            if closes_fence(bare, fence):
                 fence = None
             continue
-        opened = _FENCE_OPEN.match(bare)
-        if opened and not (opened.group(1)[0] == "`" and "`" in opened.group(2)):
-            fence = opened.group(1)
+        opened = opens_fence(bare)
+        if opened:
+            fence = opened
             if start is None:
                 start = index
             continue

@@ -88,7 +88,7 @@ from ..errors import ImportFormatError, ValidationError
 from ..models import MAX_NAME_LENGTH, MAX_SECTION_LENGTH, Chunk, Skill, slugify, validate_id
 from ..tokens import count_tokens_many
 from ..validation import json_data
-from .chunking import joined_parts, part_ids, section_title, split_section
+from .chunking import closes_fence, joined_parts, opens_fence, part_ids, section_title, split_section
 from .spec import (
     ERROR, MAX_COMPATIBILITY_CHARS, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, Finding, check_chunk_sizes,
     check_front_matter, check_references, spec_name,
@@ -135,7 +135,6 @@ _STANDARD_KEYS = ("name", "description", "license", "compatibility", "allowed-to
 _OPTIONAL_KEYS = _STANDARD_KEYS[2:]
 # ATX headings of level 1-3 (up to 3 spaces of indent; optional closing #s).
 _HEADING = re.compile(r"^ {0,3}(#{1,3})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
-_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 _OVERVIEW = "Overview"
 
 
@@ -292,16 +291,13 @@ def split_body(body: str, skill_id: str, first_line: int = 1) -> list[tuple[Chun
     for offset, line in enumerate(body.splitlines(keepends=True)):
         bare = line.rstrip("\r\n")
         if fence is not None:
-            stripped = bare.strip()
-            if stripped and set(stripped) == {fence[0]} and len(stripped) >= len(fence) and (
-                len(bare) - len(bare.lstrip(" ")) <= 3
-            ):
+            if closes_fence(bare, fence):
                 fence = None
             current[1].append(line)
             continue
-        opened = _FENCE_OPEN.match(bare)
-        if opened and not (opened.group(1)[0] == "`" and "`" in opened.group(2)):
-            fence = opened.group(1)
+        opened = opens_fence(bare)
+        if opened:
+            fence = opened
             current[1].append(line)
             continue
         text = _heading_text(bare)
