@@ -144,3 +144,16 @@ def test_query_packs_the_skills_in_focus_and_says_why_others_were_dropped(sm):
     assert taken == {"git-rebase::0"}
     dropped = {d.chunk_id: d.reason for d in packing.decisions if not d.taken}
     assert "off focus" in dropped["git-config::0"] and "70%" in dropped["git-config::0"]
+
+
+def test_words_inside_a_bundled_reference_surface_the_skill_and_name_the_file(sm):
+    sm.register(K8S)
+    sm.register(BREAD)
+    # "liveness" appears only in references/probes.md.
+    hit = next(h for h in sm.search_skills("liveness probes restart containers", k=5) if h.id == "k8s-debug")
+    assert hit.files == ["references/probes.md"]
+    assert "bundled file words BM25" in hit.why and "references/probes.md" in hit.why
+    sm.archive("k8s-debug")
+    assert sm.store.conn.execute("SELECT COUNT(*) FROM file_fts").fetchone()[0] == 1  # filtered by status
+    sm.register(described("k8s-debug", "Diagnose pods", ("Logs", "kubectl logs")))
+    assert sm.store.conn.execute("SELECT COUNT(*) FROM file_fts").fetchone()[0] == 0

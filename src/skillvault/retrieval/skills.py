@@ -5,7 +5,9 @@ Each skill is scored by several signals, each a ranked list over skills:
 * ``card``: cosine of the query to the skill's card vector (name, description, when-to-use);
 * ``chunk``: cosine of the query to the skill's best chunk;
 * ``card_words``: FTS5 BM25 over the card (name, description, when-to-use, section titles);
-* ``chunk_words``: the best chunk's FTS5 BM25.
+* ``chunk_words``: the best chunk's FTS5 BM25;
+* ``file_words``: FTS5 BM25 of the best-matching text file the skill bundles
+  (``references/*.md``, scripts): ``SkillHit.files`` names the files that matched.
 
 They are fused by a weighted sum of calibrated scores (:func:`fuse`): the cosines as
 they are, each BM25 divided by the query's best BM25 for that signal (so 0..1). On the
@@ -26,11 +28,13 @@ from ..store import SQLiteStore
 from .lexical import informative_terms, match_expression, query_terms
 from .relevance import RelevanceFloor
 
+#: Weight of the bundled files' words (see benchmarks/retrieval_eval.py).
+FILE_WEIGHT = 0.02
 #: Weight of each signal in the fusion, tuned on benchmarks/retrieval_cases.yaml (even
 #: cases; the odd ones held out gave R@1 0.72, keyword-free 0.57).
-SIGNAL_WEIGHTS = {"card": 1.0, "chunk": 0.15, "card_words": 0.05, "chunk_words": 0.1}
+SIGNAL_WEIGHTS = {"card": 1.0, "chunk": 0.15, "card_words": 0.05, "chunk_words": 0.1, "file_words": FILE_WEIGHT}
 #: Signals whose values are BM25 scores (normalised by the query's best before fusion).
-WORD_SIGNALS = ("card_words", "chunk_words")
+WORD_SIGNALS = ("card_words", "chunk_words", "file_words")
 #: BM25 weights of the card's name, description, when-to-use, section titles and body.
 CARD_FIELD_WEIGHTS = (2.0, 1.5, 1.0, 0.5, 0.2)
 #: Chunks taken from each chunk retriever before they are grouped by skill.
@@ -40,6 +44,7 @@ SIGNAL_LABELS = {
     "chunk": "best chunk cosine",
     "card_words": "card words BM25",
     "chunk_words": "chunk words BM25",
+    "file_words": "bundled file words BM25",
 }
 
 
@@ -64,6 +69,7 @@ class SkillHit:
     signals: dict[str, tuple[float, int]] = field(default_factory=dict)
     best_chunk_pk: Optional[int] = None
     why: str = ""
+    files: list[str] = field(default_factory=list)
 
 
 def rank_skills(
@@ -108,6 +114,13 @@ def rank_skills(
     signals["chunk"] = _best_per_skill(vector_hits, owner, best_chunk)
     signals["chunk_words"] = _best_per_skill(lexical_hits, owner, None)
     signals["card_words"] = store.card_lexical_search(match, CHUNK_CANDIDATES, statuses, CARD_FIELD_WEIGHTS)
+    files: dict[str, list[str]] = {}
+    file_best: list[tuple[str, float]] = []
+    for skill_id, path, value in store.file_lexical_search(match, CHUNK_CANDIDATES, statuses):
+        if skill_id not in files:
+            file_best.append((skill_id, value))
+        files.setdefault(skill_id, []).append(path)
+    signals["file_words"] = file_best
     found: dict[str, dict[str, tuple[float, int]]] = {}
     for name, ranked in signals.items():
         for rank, (skill_id, value) in enumerate(ranked, start=1):
@@ -124,7 +137,10 @@ def rank_skills(
         relevant = floor.admits(max(card_cos, chunk_cos), words)
         name, description = cards.get(skill_id, (skill_id, ""))
         hit = SkillHit(skill_id, name, description, score, relevant, got, best_chunk.get(skill_id))
+        hit.files = files.get(skill_id, [])[:3]
         hit.why = explain_signals(got, weights)
+        if hit.files:
+            hit.why += f"; matching files: {', '.join(hit.files)}"
         hits.append(hit)
     hits.sort(key=lambda h: (not h.relevant, -h.score, h.id))
     return hits

@@ -7,6 +7,7 @@ function of the connection, run in its own transaction; add new ones at the end 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import Callable
 
@@ -141,10 +142,24 @@ def _m004_skill_cards(conn: sqlite3.Connection) -> None:
         "CREATE VIRTUAL TABLE card_fts USING fts5("
         "name, description, when_to_use, sections, body, tokenize = 'porter unicode61 remove_diacritics 2')"
     )
+    # Text files bundled with skills (references/*.md, scripts/...), searchable by word.
+    conn.execute(
+        "CREATE VIRTUAL TABLE file_fts USING fts5("
+        "skill_id UNINDEXED, path UNINDEXED, content, tokenize = 'porter unicode61 remove_diacritics 2')"
+    )
     # Existing libraries: cards from what is stored (vectors come with the next reindex
     # or write; until then the retriever embeds them in memory).
-    rows = conn.execute("SELECT id, name, description FROM skills WHERE status != 'draft'").fetchall()
-    for skill_id, name, description in rows:
+    rows = conn.execute("SELECT id, name, description, metadata FROM skills WHERE status != 'draft'").fetchall()
+    for skill_id, name, description, metadata in rows:
+        try:
+            files = (json.loads(metadata).get("agent_skill") or {}).get("files") or {}
+        except (ValueError, AttributeError):
+            files = {}
+        if isinstance(files, dict):
+            conn.executemany(
+                "INSERT INTO file_fts(skill_id, path, content) VALUES (?,?,?)",
+                [(skill_id, path, text) for path, text in files.items() if isinstance(text, str)],
+            )
         chunks = conn.execute(
             "SELECT section, content FROM chunks WHERE skill_id = ? ORDER BY position", (skill_id,)).fetchall()
         sections = [row[0] for row in chunks]

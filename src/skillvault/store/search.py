@@ -194,6 +194,21 @@ class SearchIndex:
         ).fetchall()
         return [(str(skill_id), float(score)) for skill_id, score in rows]
 
+    def file_lexical_search(self, match: str, k: int, statuses: tuple[str, ...]) -> list[tuple[str, str, float]]:
+        """FTS5 BM25 over bundled text files: up to ``k`` ``(skill id, path, score)``, best first."""
+        if not match:
+            return []
+        marks = ",".join("?" * len(statuses))
+        rows = self.conn.execute(
+            f"""SELECT f.skill_id, f.path, f.score FROM (
+                    SELECT skill_id, path, -bm25(file_fts) AS score FROM file_fts
+                    WHERE file_fts MATCH ? ORDER BY score DESC LIMIT ?) f
+                JOIN skills s ON s.id = f.skill_id
+                WHERE s.status IN ({marks}) ORDER BY f.score DESC LIMIT ?""",
+            (match, k * LEXICAL_OVERFETCH, *statuses, k),
+        ).fetchall()
+        return [(str(skill_id), str(path), float(score)) for skill_id, path, score in rows]
+
     def chunk_skills(self, pks: list[int]) -> dict[int, str]:
         """Return the skill id of each given chunk pk."""
         found: dict[int, str] = {}

@@ -24,6 +24,7 @@ from .connection import DriverInfo, connect
 from .db_errors import rollback, translate
 from .guard import AGENT_ACTOR, GUARD_MESSAGE, install_reader_guard, install_writer_guard, is_guard_refusal
 from .migrations import MIGRATIONS, migrate
+from ..bundle import bundled_files
 from .cards import card_fields
 from .records import ReviewRecords
 from .search import META_INDEX_GENERATION, SearchIndex
@@ -464,8 +465,13 @@ class SQLiteStore(SearchIndex, ReviewRecords):
             "INSERT INTO card_fts(rowid, name, description, when_to_use, sections, body) VALUES (?,?,?,?,?,?)",
             (cursor.lastrowid, fields.name, fields.description, fields.when_to_use, fields.sections, fields.body),
         )
+        self.conn.executemany(
+            "INSERT INTO file_fts(skill_id, path, content) VALUES (?,?,?)",
+            [(skill.id, path, text) for path, text in bundled_files(skill).items() if isinstance(text, str)],
+        )
 
     def _delete_card(self, skill_id: str) -> None:
+        self.conn.execute("DELETE FROM file_fts WHERE skill_id = ?", (skill_id,))
         row = self.conn.execute("SELECT pk FROM skill_cards WHERE skill_id = ?", (skill_id,)).fetchone()
         if row is not None:
             self.conn.execute("DELETE FROM card_fts WHERE rowid = ?", (row[0],))
