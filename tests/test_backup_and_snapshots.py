@@ -138,6 +138,8 @@ def test_export_all_onto_a_file_that_is_not_a_folder_is_a_clear_error(library, t
     library.backup(tmp_path / "out")  # a file named like a folder
     with pytest.raises(ValidationError, match="exists and is not a folder"):
         library.export_all(tmp_path / "out")
+    with pytest.raises(ValidationError, match="exists and is not a folder"):
+        library.export("git", tmp_path / "out")
     (tmp_path / "dir.json").mkdir()
     with pytest.raises(ValidationError, match="exists and is not a file name ending in .json"):
         library.export_all(tmp_path / "dir.json")

@@ -484,7 +484,7 @@ class SkillManager:
         skill = self.store.get_skill(skill_id)
         if skill is None:
             raise NotFoundError(f"no skill with id {skill_id!r}")
-        if path.suffix.lower() == ".json":
+        if _export_target_is_json(path):
             path.write_text(json_format.dump_skill(skill), encoding="utf-8")
             return path
         from .formats.skill_md import write_skill_folder
@@ -518,10 +518,7 @@ class SkillManager:
         """
         path = check_path(path, "path")
         check_callable(progress, "progress", PROGRESS, optional=True)
-        is_json = path.suffix.lower() == ".json"
-        if path.exists() and (path.is_dir() if is_json else not path.is_dir()):
-            wanted = "a file name ending in .json" if is_json else "a folder (or a new name)"
-            raise ValidationError("path", f"{str(path)!r} exists and is not {wanted}; give another path")
+        is_json = _export_target_is_json(path)
         with self.store.snapshot():  # one consistent state while other processes write
             skills = self.list(status=status)
         if is_json:
@@ -751,6 +748,16 @@ def _make_llm(llm_fn: Any, llm_config: Optional[dict]) -> Optional[Callable[[str
 
         return llm_from_config(llm_config)
     return None
+
+
+def _export_target_is_json(path: Path) -> bool:
+    """Return True for a ``.json`` export target, False for a folder; raise if the path
+    exists as the other kind (a file where a folder is wanted, or the reverse)."""
+    is_json = path.suffix.lower() == ".json"
+    if path.exists() and (path.is_dir() if is_json else not path.is_dir()):
+        wanted = "a file name ending in .json" if is_json else "a folder (or a new name)"
+        raise ValidationError("path", f"{str(path)!r} exists and is not {wanted}; give another path")
+    return is_json
 
 
 def _check_query_text(text: Any) -> str:
