@@ -38,7 +38,7 @@ class Retriever:
         if vector is None:
             return []
         with self.store.snapshot():
-            hits = rank_skills(self.store, vector, text, floor, statuses, self._embed_cards)
+            hits = rank_skills(self.store, vector, text, floor, statuses, self._embed_cards, limit=max(k, 100))
         return [hit for hit in hits if hit.relevant][:k]
 
     def _embed_cards(self, texts: list[str]):
