@@ -35,8 +35,6 @@ import numpy as np
 import yaml
 
 from skillvault import SkillManager
-from skillvault.errors import SkillVaultError
-from skillvault.formats.skill_md import read_skill_folder
 from skillvault.retrieval.lexical import STOPWORDS, match_expression, query_terms
 from skillvault.store.cards import card_fields
 
@@ -49,40 +47,10 @@ def load_library(skills_dir: Path, db: str) -> SkillManager:
     sm = SkillManager(db_path=db)
     if not fresh:
         return sm
-    skills = []
-    for folder in sorted(p for p in skills_dir.iterdir() if (p / "SKILL.md").exists()):
-        try:
-            skills.append(read_skill_folder(folder))
-        except SkillVaultError as exc:
-            skill = _read_with_short_description(folder)
-            if skill is None:
-                print(f"skipped {folder.name}: {exc}", file=sys.stderr)
-                continue
-            print(f"note: {folder.name}: description cut to 1024 characters ({exc})", file=sys.stderr)
-            skills.append(skill)
-    print(f"importing {len(skills)} skills ...", file=sys.stderr)
-    from skillvault import library
-
-    library.register_many(sm.store, sm.embeddings, skills)
+    print(f"importing {skills_dir} ...", file=sys.stderr)
+    report = sm.import_report(skills_dir)  # readers accept over-long descriptions (with a warning)
+    print(f"imported {len(report.ids)} skills, skipped {len(report.skipped)}", file=sys.stderr)
     return sm
-
-
-def _read_with_short_description(folder: Path):
-    """Read a folder whose description is over the 1024-character limit (issue 11 item 1)."""
-    text = (folder / "SKILL.md").read_text(encoding="utf-8")
-    match = re.match(r"^---\n(.*?)\n---\n", text, re.S)
-    if not match:
-        return None
-    front = yaml.safe_load(match.group(1))
-    if not isinstance(front, dict) or len(str(front.get("description", ""))) <= 1024:
-        return None
-    front["description"] = str(front["description"])[:1020].rsplit(" ", 1)[0]
-    with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / folder.name
-        copy.mkdir()
-        (copy / "SKILL.md").write_text("---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n" + text[match.end():],
-                                       encoding="utf-8")
-        return read_skill_folder(copy)
 
 
 class Stemmer:
