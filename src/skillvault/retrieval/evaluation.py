@@ -8,7 +8,7 @@ was returned instead, and the skills no case triggers.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Union
 
@@ -41,8 +41,8 @@ class TriggerReport:
     untriggered: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"cases": self.cases, "r_at_1": self.r_at_1, "r_at_3": self.r_at_3, "mrr": self.mrr,
-                "misses": self.misses, "untriggered": self.untriggered}
+        """The report as JSON-ready data."""
+        return asdict(self)
 
 
 def load_cases(path: Union[str, Path]) -> list[dict]:

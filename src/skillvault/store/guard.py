@@ -130,9 +130,6 @@ def _make_authorizer(m: ModuleType, writable: dict[str, frozenset[int]]):
 
 
 def is_guard_refusal(exc: BaseException) -> bool:
-    """Return True if a database error was raised by the agent guard or a read-only connection."""
+    """Return True if a database error was raised by the agent guard (authorizer or trigger)."""
     text = str(exc)
-    return any(
-        marker in text
-        for marker in (GUARD_MESSAGE, "not authorized", "authorization denied", "prohibited", "readonly database")
-    )
+    return any(marker in text for marker in (GUARD_MESSAGE, "not authorized", "authorization denied", "prohibited"))

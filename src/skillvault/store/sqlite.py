@@ -163,8 +163,7 @@ class SQLiteStore(SearchIndex, ReviewRecords):
                 rollback(self.conn)  # SQLite may have rolled back already (e.g. after SQLITE_FULL)
                 self._pending.ops.clear()
                 self._pending_generation = None
-                if self.agent and not isinstance(exc, SkillPermissionError) and is_guard_refusal(exc) \
-                        and "readonly" not in str(exc):
+                if self.agent and not isinstance(exc, SkillPermissionError) and is_guard_refusal(exc):
                     raise SkillPermissionError(f"{GUARD_MESSAGE} ({exc})") from exc
                 if isinstance(exc, self._sql.Error):
                     self._raise_storage_error(exc)
