@@ -352,6 +352,51 @@ class SkillManager:
             self._promote(only=[draft_id])
         return draft_id
 
+    def propose(
+        self,
+        title: str,
+        playbook: str,
+        examples: str = "",
+        when_to_use: str = "",
+        dependencies: Optional[Sequence[str]] = None,
+        tags: Optional[Sequence[str]] = None,
+        confidence: Optional[float] = None,
+    ) -> str:
+        """Store knowledge written by the caller (an agent, a script) as a draft for review.
+
+        No LLM is involved: the fields go through what an extraction's answer goes
+        through (secret redaction, near-duplicate merge into an existing draft, revision
+        detection against canonical skills, the review queue), but they are checked
+        strictly: bad input raises and nothing is stored.
+
+        Args:
+            title: one line, at most 80 characters.
+            playbook: the steps (markdown), required.
+            examples / when_to_use: optional markdown.
+            dependencies: ids of canonical skills this one builds on.
+            tags: labels.
+            confidence: 0..1; estimated from the content when None.
+
+        Returns:
+            The draft id (new, or the near-duplicate draft it was merged into).
+
+        Raises:
+            ValidationError: naming the field and the fix.
+            SkillPermissionError: the library is read-only.
+        """
+        from .growth.propose import propose, proposal_knowledge
+
+        knowledge, redacted = proposal_knowledge(
+            self.store, title, playbook, examples, when_to_use, dependencies, tags, confidence
+        )
+        if redacted:
+            _log.info("propose: redacted %d secret(s)", redacted)
+        actor = "agent" if self.mode == "agent" else "human"
+        draft_id = propose(self.store, self.embeddings, knowledge, actor)
+        if self.mode == "human":
+            self._promote(only=[draft_id])
+        return draft_id
+
     def record_usage(self, skill_id: str, helpful: Optional[bool] = None) -> None:
         """Count a use of a skill (or draft), optionally with a helpful / unhelpful vote.
 
@@ -772,7 +817,7 @@ HUMAN = "human"
 #: agents by accident. The SQLite-level guard (store/guard.py) holds whatever this says.
 METHOD_RIGHTS: dict[str, str] = {
     "query": AGENT, "search": AGENT, "search_skills": AGENT, "read_file": AGENT, "evaluate": AGENT,
-    "get": AGENT, "list": AGENT, "extract": AGENT, "record_usage": AGENT, "usage": AGENT, "stats": AGENT,
+    "get": AGENT, "list": AGENT, "extract": AGENT, "propose": AGENT, "record_usage": AGENT, "usage": AGENT, "stats": AGENT,
     "close": AGENT,
     "register": HUMAN, "archive": HUMAN, "review_queue": HUMAN, "approve": HUMAN, "reject": HUMAN,
     "restore": HUMAN, "rollback": HUMAN, "versions": HUMAN, "history": HUMAN, "maintenance": HUMAN,

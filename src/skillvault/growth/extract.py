@@ -109,7 +109,7 @@ def extract(
     knowledge.dependencies = _known_skill_ids(store, knowledge.dependencies)
     provenance = _provenance(redacted.text)
     try:
-        return _store_draft(store, embeddings, knowledge, provenance, actor)
+        return store_draft(store, embeddings, knowledge, provenance, actor)
     except Exception as exc:  # embedding API down, DB busy...: log, keep the caller alive
         log.warning("extract: could not store the draft (%s: %s)", type(exc).__name__, exc)
         return None
@@ -198,7 +198,7 @@ def place_draft(store: SQLiteStore, embeddings: EmbeddingService, skill: Skill, 
     return Placement()
 
 
-def _store_draft(store: SQLiteStore, embeddings: EmbeddingService, knowledge: Knowledge, provenance: str, actor: str) -> str:
+def store_draft(store: SQLiteStore, embeddings: EmbeddingService, knowledge: Knowledge, provenance: str, actor: str) -> str:
     # Embed first (slow, maybe remote), then decide and write inside one write transaction:
     # two processes extracting alike titles at once must not pick the same id.
     draft = draft_skill(knowledge, f"draft::{slugify(knowledge.title)}", provenance)
