@@ -15,7 +15,9 @@ from typer.testing import CliRunner
 
 from skillvault import SkillManager
 from skillvault.cli import errors as exit_codes
-from skillvault.cli.app import Source, Status, app
+from skillvault.cli.app import LLMProvider, Source, Status, app
+from skillvault.cli.session import Settings
+from skillvault.growth.llm import PROVIDERS
 from skillvault.models import SOURCES, STATUSES, Chunk, Skill
 from test_growth import ASYNC_ANSWER
 
@@ -113,6 +115,15 @@ def one_error_line(result) -> str:
 def test_enums_match_the_library():
     assert tuple(s.value for s in Status) == STATUSES
     assert tuple(s.value for s in Source) == SOURCES
+    assert tuple(p.value for p in LLMProvider) == PROVIDERS
+
+
+def test_llm_settings_build_the_llm_config(monkeypatch, tmp_path):
+    monkeypatch.delenv("SKILLVAULT_LLM_API_KEY", raising=False)
+    assert Settings(db=tmp_path / "x.db").llm_config() is None
+    monkeypatch.setenv("SKILLVAULT_LLM_API_KEY", "k-123")
+    settings = Settings(db=tmp_path / "x.db", llm_model="claude-x", llm_provider="anthropic", llm_base_url="http://127.0.0.1:9/")
+    assert settings.llm_config() == {"provider": "anthropic", "model": "claude-x", "base_url": "http://127.0.0.1:9/", "api_key": "k-123"}
 
 
 def test_help_version_and_usage_errors(cli):

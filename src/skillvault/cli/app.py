@@ -22,6 +22,7 @@ from .session import DEFAULT_DB, Settings
 # Kept in step with skillvault.models.STATUSES / SOURCES (tests check it); spelled out
 # here so that `--help` does not import the library.
 Status = enum.Enum("Status", {name: name for name in ("canonical", "draft", "archived", "rejected")}, type=str)
+LLMProvider = enum.Enum("LLMProvider", {name: name for name in ("openai", "anthropic")}, type=str)
 Source = enum.Enum("Source", {name: name for name in ("manual", "extracted", "imported")}, type=str)
 #: = skillvault.manager.MAX_BUDGET / MAX_K (tests check it), out of range is a usage error.
 MAX_BUDGET = 1_000_000
@@ -80,12 +81,22 @@ def _global(
     embed_dimensions: Optional[int] = typer.Option(
         None, "--embed-dimensions", envvar="SKILLVAULT_EMBED_DIMENSIONS", min=1, metavar="N",
         help="Ask --embed-model for N-dimensional vectors."),
+    llm_model: Optional[str] = typer.Option(
+        None, "--llm-model", envvar="SKILLVAULT_LLM_MODEL", metavar="MODEL",
+        help="Chat model that `extract` asks (key: SKILLVAULT_LLM_API_KEY or the provider's usual variable)."),
+    llm_provider: LLMProvider = typer.Option(
+        "openai", "--llm-provider", envvar="SKILLVAULT_LLM_PROVIDER",
+        help="API of --llm-model: openai (or any OpenAI-compatible endpoint) or anthropic."),
+    llm_base_url: Optional[str] = typer.Option(
+        None, "--llm-base-url", envvar="SKILLVAULT_LLM_BASE_URL", metavar="URL",
+        help="Endpoint of --llm-model, e.g. http://localhost:11434/v1."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Show the version and exit."),
 ) -> None:
     """A skill library for LLM agents: query skills, review drafts, import and export."""
     ctx.obj = Settings(db=db, agent=agent, json=json_, embed_model=embed_model,
-                       embed_base_url=embed_base_url, embed_dimensions=embed_dimensions)
+                       embed_base_url=embed_base_url, embed_dimensions=embed_dimensions,
+                       llm_model=llm_model, llm_provider=llm_provider.value, llm_base_url=llm_base_url)
 
 
 def _settings(ctx: typer.Context) -> Settings:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 DEFAULT_DB = "skills.db"
 API_KEY_ENV = "SKILLVAULT_EMBED_API_KEY"
+LLM_API_KEY_ENV = "SKILLVAULT_LLM_API_KEY"
 LOCAL_MODEL = "local"
 
 
@@ -36,6 +37,9 @@ class Settings:
             the built-in local embedder.
         embed_base_url: the endpoint of that model (None: the SDK's default).
         embed_dimensions: ask the endpoint for vectors this wide (None: full width).
+        llm_model: the chat model ``extract`` asks (None: no LLM; extraction is refused).
+        llm_provider: ``"openai"`` (any OpenAI-compatible endpoint) or ``"anthropic"``.
+        llm_base_url: the endpoint of that model (None: the SDK's default).
     """
 
     db: Path
@@ -44,6 +48,9 @@ class Settings:
     embed_model: Optional[str] = None
     embed_base_url: Optional[str] = None
     embed_dimensions: Optional[int] = None
+    llm_model: Optional[str] = None
+    llm_provider: str = "openai"
+    llm_base_url: Optional[str] = None
 
     @property
     def mode(self) -> str:
@@ -67,6 +74,25 @@ class Settings:
             config["api_key"] = api_key
         return config
 
+    def llm_config(self) -> Optional[dict]:
+        """Return the ``llm_config`` for SkillManager, or None when no LLM model is set.
+
+        The key comes from ``SKILLVAULT_LLM_API_KEY``, else the provider SDK's own variable
+        (``OPENAI_API_KEY`` / ``ANTHROPIC_API_KEY``).
+        """
+        model = (self.llm_model or "").strip()
+        if not model:
+            if self.llm_base_url:
+                fail("--llm-base-url needs --llm-model (or SKILLVAULT_LLM_MODEL)", 2)
+            return None
+        config: dict = {"provider": self.llm_provider, "model": model}
+        if self.llm_base_url:
+            config["base_url"] = self.llm_base_url
+        api_key = os.environ.get(LLM_API_KEY_ENV)
+        if api_key:
+            config["api_key"] = api_key
+        return config
+
     def open(self, create: bool = False) -> "SkillManager":
         """Open the library with these settings.
 
@@ -84,7 +110,7 @@ class Settings:
         from ..manager import SkillManager
 
         try:
-            return SkillManager(self.db, embed_config=self.embed_config(), mode=self.mode)
+            return SkillManager(self.db, embed_config=self.embed_config(), llm_config=self.llm_config(), mode=self.mode)
         except EmbedderMismatchError as exc:
             fail(f"{exc} (from the command line: pass --embed-model / SKILLVAULT_EMBED_MODEL with the "
                  "embedder the file was built with, or run `skillvault reindex` with the new one)")
