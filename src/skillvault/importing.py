@@ -13,7 +13,9 @@ the megabytes of references public collections bundle), then:
   version);
 * each skill is atomic (a savepoint in one transaction): one refused by the store is
   skipped, the rest written; a storage failure (disk full) writes nothing. All are
-  embedded in one pass first;
+  embedded in one pass first, and what is embedded is kept in the database's embedding
+  cache as it goes: an interrupted import, run again, embeds only what it had not
+  (``progress`` reports reading the folders, then embedding; each stage starts at 0);
 * with ``strict=True`` any skipped skill or warning refuses the whole import before
   anything is written, and the rest is written in one transaction.
 """
@@ -91,6 +93,11 @@ def _content(skill: Skill) -> dict:
     return data
 
 
+def _embed_hashes(prepared: list) -> list[str]:
+    hashes = [item.embed_hash for chunks in prepared for item in chunks]
+    return hashes + [chunks.card.embed_hash for chunks in prepared if getattr(chunks, "card", None) is not None]
+
+
 def _refusal(report: ImportReport, findings: list[Finding]) -> ImportFormatError:
     first = findings[0]
     more = f" (and {len(findings) - 1} more problem{'s' if len(findings) > 2 else ''})" if len(findings) > 1 else ""
@@ -113,7 +120,7 @@ def import_path(
             exception's ``report`` attribute holds the report in the strict case.
     """
     embeddings.check_compatible()
-    read = read_path(path, bundled_secrets=False)  # lint searches bundled files too
+    read = read_path(path, bundled_secrets=False, progress=progress)  # lint searches bundled files too
     report = ImportReport(path=str(path), strict=strict)
     report.skipped = list(read.errors)
     report.warnings = list(read.warnings)
@@ -149,7 +156,7 @@ def import_path(
         else:
             changed.append(skill)
             (report.updated if stored is not None else report.imported).append(skill.id)
-    prepared = library.embedded(changed, embeddings, progress)
+    prepared = library.embedded(changed, embeddings, progress, resumable=True)
     if strict:
         try:
             store.save_skills(list(zip(changed, prepared)), embeddings.name)
@@ -163,6 +170,9 @@ def import_path(
             for bucket in (report.imported, report.updated):
                 if skill_id in bucket:
                     bucket.remove(skill_id)
+    # The vectors are stored with their skills now (or the skill was refused): the copies
+    # kept for resuming an interrupted import are no longer needed.
+    store.drop_cached_vectors(_embed_hashes(prepared))
     written = set(report.imported) | set(report.updated)
     for skill in changed:
         if skill.id in written:

@@ -60,22 +60,25 @@ def checked_copy(skill: Skill) -> Skill:
 
 
 def embedded(
-    skills: list[Skill], embeddings: EmbeddingService, progress: Optional[Progress] = None
+    skills: list[Skill], embeddings: EmbeddingService, progress: Optional[Progress] = None, resumable: bool = False
 ) -> list[list[PreparedChunk]]:
-    """Embed the chunks and cards of all ``skills`` in one pass (shared batches), per skill in order."""
+    """Embed the chunks and cards of all ``skills`` in one pass (shared batches), per skill in order.
+
+    ``resumable``: see :meth:`EmbeddingService.vectors_for`.
+    """
     texts = []
     for skill in skills:
         texts.extend(embedding_text(skill.name, chunk) for chunk in skill.chunks)
         texts.append(card_fields(skill).embedding_text())
     try:
-        vectors = iter(embeddings.vectors_for(texts, progress))
+        vectors = iter(embeddings.vectors_for(texts, progress, resumable))
         with_cards = True
     except EmbedderMismatchError:
         # E.g. a library opened without its embedder approving a draft whose chunks are
         # embedded already: the cards are stored without vectors (the retriever embeds
         # them when it can). An embedder that cannot embed the chunks fails below.
         chunk_texts = [text for skill in skills for text in (embedding_text(skill.name, c) for c in skill.chunks)]
-        vectors = iter(embeddings.vectors_for(chunk_texts, progress))
+        vectors = iter(embeddings.vectors_for(chunk_texts, progress, resumable))
         with_cards = False
     prepared = []
     for skill in skills:

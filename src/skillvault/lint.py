@@ -55,7 +55,9 @@ class ReadResult:
     files: dict[str, str] = field(default_factory=dict)
 
 
-def read_path(path: Union[str, Path], bundled_secrets: bool = True) -> ReadResult:
+def read_path(
+    path: Union[str, Path], bundled_secrets: bool = True, progress: Optional[Callable[[int, int], None]] = None
+) -> ReadResult:
     """Read a SKILL.md folder, a folder of them, a JSON file or a markdown file.
 
     Args:
@@ -64,6 +66,8 @@ def read_path(path: Union[str, Path], bundled_secrets: bool = True) -> ReadResul
             does not: the detector runs at about 0.6 MB/s and public collections bundle
             tens of megabytes of references — SKILL.md itself, which becomes the served
             chunks, is always searched).
+        progress: for a folder of skill folders, called as ``progress(done, total)``
+            in folders read (from ``(0, total)``).
 
     Raises:
         ImportFormatError: when the path as a whole cannot be read (missing, not JSON,
@@ -77,14 +81,13 @@ def read_path(path: Union[str, Path], bundled_secrets: bool = True) -> ReadResul
     if path.is_dir():
         from .formats.skill_md import scan_skill_folders
 
-        scan = scan_skill_folders(path)
-        result.errors, result.warnings = scan.errors, scan.warnings
         clean: dict[str, bool] = {}
-        for skill, findings in scan.skills:
-            skill_md = scan.files[skill.id]
-            result.files[skill.id] = str(skill_md)
-            found = list(findings) + _folder_secrets(skill, skill_md, clean if bundled_secrets else None)
-            result.items.append((skill, found))
+        scan = scan_skill_folders(
+            path, lambda skill, skill_md: _folder_secrets(skill, skill_md, clean if bundled_secrets else None), progress
+        )
+        result.errors, result.warnings = scan.errors, scan.warnings
+        result.items = scan.skills
+        result.files = {skill_id: str(skill_md) for skill_id, skill_md in scan.files.items()}
         return result
     if path.suffix.lower() == ".json":
         from .formats.json_format import scan_skills

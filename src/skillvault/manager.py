@@ -31,6 +31,8 @@ DEFAULT_AUTO_PROMOTE = {"usage": 5, "confidence": 0.9}
 DEFAULT_DRAFT_TTL_DAYS = 30
 MAX_DRAFT_TTL_DAYS = 36_500
 MAINTENANCE_INTERVAL_SECONDS = 3600
+#: Embedding-cache rows (vectors of an import that never finished) are dropped after this.
+EMBEDDING_CACHE_DAYS = 30
 MAX_QUERY_CHARS = 10_000
 MAX_BUDGET = 1_000_000
 MAX_K = 1_000
@@ -503,6 +505,7 @@ class SkillManager:
 
         expired = expire_drafts(self.store, self.draft_ttl_days) if self.draft_ttl_days is not None else []
         promoted = self._promote()
+        self.store.drop_cached_vectors(older_than=time.time() - EMBEDDING_CACHE_DAYS * 86_400)
         self.store.set_meta(_LAST_MAINTENANCE_KEY, str(time.time()))
         return {"expired": expired, "promoted": promoted}
 
@@ -612,7 +615,10 @@ class SkillManager:
         Args:
             path: a JSON file (one skill, a list, a library file), a SKILL.md folder or
                 a folder of them.
-            progress: called as ``progress(done, total)`` while embedding.
+            progress: called as ``progress(done, total)`` in two stages, each starting
+                with ``(0, total)``: skill folders read, then texts embedded. What is
+                embedded is kept as it goes: an interrupted import, run again, embeds
+                only what it had not.
             strict: refuse the whole import (nothing written) if any skill would be
                 skipped or any warning given (spec advice, secrets, unresolved
                 dependencies).

@@ -424,7 +424,7 @@ def import_(
     if not path.exists():
         fail(f"{path}: no such file or folder")
     try:
-        with settings.open(create=True) as sm, output.progress_bar(f"Importing {path.name}") as progress:
+        with settings.open(create=True) as sm, output.progress_bar(f"Importing {path.name}", ("reading", "embedding")) as progress:
             report = sm.import_report(path, progress=progress, strict=strict)
     except ImportFormatError as exc:
         refused = getattr(exc, "report", None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional, Sequence
 
 import typer
 
@@ -345,8 +345,13 @@ def print_diff(lines: list[str]) -> None:
 
 
 @contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+def progress_bar(description: str, stages: Sequence[str] = ()) -> Iterator[Callable[[int, int], None]]:
     """Yield a ``progress(done, total)`` callback drawing a bar on stderr.
+
+    Args:
+        description: the bar's label.
+        stages: for work reported in stages that each start with ``(0, total)`` (an
+            import: reading, then embedding), the stage names shown after the label.
 
     On a non-terminal stderr nothing is drawn (the callback does nothing).
     """
@@ -358,9 +363,14 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
-        task = progress.add_task(description, total=None)
+        labels = [f"{description}: {stage}" for stage in stages] or [description]
+        task = progress.add_task(labels[0], total=None)
+        stage = [-1]
 
         def update(done: int, total: int) -> None:
+            if done == 0 and stage[0] + 1 < len(labels):
+                stage[0] += 1
+                progress.reset(task, description=labels[stage[0]], total=total)
             progress.update(task, completed=done, total=total)
 
         yield update

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from typing import Callable, Optional
 
 import numpy as np
@@ -23,6 +24,9 @@ from .null_texts import NULL_TEXTS
 from .recorded import MissingEmbedder
 
 BATCH_SIZE = 64
+#: A resumable embedding run (an import) saves its vectors this often: an interrupted run
+#: loses at most this much embedding work, and a fast embedder is not slowed by writes.
+CACHE_FLUSH_SECONDS = 2.0
 #: A probe re-embedded by the same model scores ~1.0 (APIs vary in the 4th decimal).
 PROBE_MIN_SIMILARITY = 0.99
 
@@ -80,13 +84,22 @@ class EmbeddingService:
         """Return the cache key of ``text`` under this embedder."""
         return hashlib.sha256(f"{embedder_identity(self.embedder.name)}\n{text}".encode("utf-8")).hexdigest()
 
-    def embed(self, texts: list[str], progress: Optional[Progress] = None, any_width: bool = False) -> np.ndarray:
+    def embed(
+        self,
+        texts: list[str],
+        progress: Optional[Progress] = None,
+        any_width: bool = False,
+        batch_done: Optional[Callable[[list[int], np.ndarray], None]] = None,
+    ) -> np.ndarray:
         """Embed texts in batches (no cache); rows are unit length, in order.
 
         Args:
             texts: the texts.
-            progress: called as ``progress(done, total)`` after each batch.
+            progress: called as ``progress(done, total)`` before the first batch and
+                after each one.
             any_width: accept a width other than the recorded one (for reindex).
+            batch_done: called after each batch with the positions (in ``texts``) it
+                embedded and their rows.
 
         Raises:
             EmbeddingError: if the embedder fails or returns unusable vectors.
@@ -95,11 +108,15 @@ class EmbeddingService:
         parts = []
         # Similar lengths batch together (less padding for the local model).
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        if progress:
+            progress(0, len(texts))
         for start in range(0, len(order), BATCH_SIZE):
-            batch = [texts[i] for i in order[start : start + BATCH_SIZE]]
-            rows = embed_checked(self.embedder, batch, dim)
+            positions = order[start : start + BATCH_SIZE]
+            rows = embed_checked(self.embedder, [texts[i] for i in positions], dim)
             dim = rows.shape[1]
             parts.append(rows)
+            if batch_done:
+                batch_done(positions, rows)
             if progress:
                 progress(min(start + BATCH_SIZE, len(texts)), len(texts))
         if not parts:
@@ -119,8 +136,18 @@ class EmbeddingService:
         self.null_vectors()  # checks the embedder's probe once per process
         return self.embed([text])[0]
 
-    def vectors_for(self, texts: list[str], progress: Optional[Progress] = None) -> list[tuple[str, np.ndarray]]:
+    def vectors_for(
+        self, texts: list[str], progress: Optional[Progress] = None, resumable: bool = False
+    ) -> list[tuple[str, np.ndarray]]:
         """Return ``(hash, vector)`` per text, embedding only texts not already stored.
+
+        Args:
+            texts: the texts.
+            progress: called as ``progress(done, total)`` over the texts embedded.
+            resumable: keep what is embedded in the database's embedding cache as it
+                goes (at most every :data:`CACHE_FLUSH_SECONDS`), so that an interrupted
+                caller (an import) does not embed it again; the caller drops the cache
+                entries once the vectors are stored (:meth:`SQLiteStore.drop_cached_vectors`).
 
         Raises:
             EmbedderMismatchError: if this embedder is not the database's.
@@ -134,8 +161,10 @@ class EmbeddingService:
         unique: dict[str, int] = {}
         for i in missing:
             unique.setdefault(hashes[i], i)
-        fresh = self.embed([texts[i] for i in unique.values()], progress)
-        known.update(zip(unique.keys(), fresh))
+        keys = list(unique.keys())
+        cache = _CacheWriter(self.store, keys) if resumable else None
+        fresh = self.embed([texts[i] for i in unique.values()], progress, batch_done=cache.add if cache else None)
+        known.update(zip(keys, fresh))
         return [(h, known[h]) for h in hashes]
 
     def null_vectors(self, record: bool = False) -> np.ndarray:
@@ -182,6 +211,23 @@ class EmbeddingService:
             raise self._mismatch(
                 recorded_name, recorded.shape[0], f", which embeds a probe text differently (cosine {similarity:.3f})"
             )
+
+
+class _CacheWriter:
+    """Writes freshly embedded vectors to the embedding cache, at most every few seconds."""
+
+    def __init__(self, store: SQLiteStore, keys: list[str]):
+        self.store = store
+        self.keys = keys
+        self.pending: list[tuple[str, np.ndarray]] = []
+        self.last_flush = time.monotonic()
+
+    def add(self, positions: list[int], rows: np.ndarray) -> None:
+        self.pending.extend((self.keys[i], row) for i, row in zip(positions, rows))
+        if time.monotonic() - self.last_flush >= CACHE_FLUSH_SECONDS:
+            self.store.cache_vectors(self.pending)
+            self.pending = []
+            self.last_flush = time.monotonic()
 
 
 def embedder_identity(name: str) -> str:

@@ -73,7 +73,7 @@ import re
 import stat
 from pathlib import Path
 from dataclasses import dataclass, field, replace
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import yaml
 
@@ -739,11 +739,21 @@ def _as_finding(exc: ImportFormatError, code: str = "unreadable") -> Finding:
     return Finding(ERROR, code, message, path, line)
 
 
-def scan_skill_folders(path: Union[str, Path]) -> FolderScan:
+def scan_skill_folders(
+    path: Union[str, Path],
+    more_findings: Optional[Callable[[Skill, Path], list[Finding]]] = None,
+    progress: Optional[Callable[[int, int], None]] = None,
+) -> FolderScan:
     """Read one skill folder, or every skill folder directly inside ``path``, one by one.
 
     Unlike :func:`read_skill_folders`, one bad folder does not sink the others: it is
     reported in :attr:`FolderScan.errors` (file, line, reason) and the rest are read.
+
+    Args:
+        path: the folder.
+        more_findings: called as ``(skill, its SKILL.md)`` after each folder is read;
+            what it returns is added to that skill's findings (e.g. secrets).
+        progress: called as ``progress(done, total)`` in folders, from ``(0, total)``.
 
     Raises:
         ImportFormatError: only if ``path`` is not a folder or holds no skill folder.
@@ -769,22 +779,32 @@ def scan_skill_folders(path: Union[str, Path]) -> FolderScan:
         if not folders:
             raise _error(root, 1, "holds no SKILL.md, nor do its immediate subfolders")
     seen: dict[str, Path] = {}
-    for folder in folders:
-        try:
-            skill, findings = read_skill_folder_findings(folder)
-        except ImportFormatError as exc:
-            scan.errors.append(_as_finding(exc))
-            continue
-        if skill.id in seen:
-            scan.errors.append(Finding(
-                ERROR, "duplicate-name", f"name {skill.id!r} is also used by {_find_skill_md(seen[skill.id])}; "
-                "skill names must be unique (this one was not read)", str(_find_skill_md(folder)),
-                1, skill.id))
-            continue
-        seen[skill.id] = folder
-        scan.skills.append((skill, findings))
-        scan.files[skill.id] = _find_skill_md(folder)
+    if progress:
+        progress(0, len(folders))
+    for done, folder in enumerate(folders, 1):
+        _scan_folder(folder, scan, seen, more_findings)
+        if progress:
+            progress(done, len(folders))
     return scan
+
+
+def _scan_folder(
+    folder: Path, scan: FolderScan, seen: dict[str, Path], more_findings: Optional[Callable[[Skill, Path], list[Finding]]]
+) -> None:
+    try:
+        skill, findings = read_skill_folder_findings(folder)
+    except ImportFormatError as exc:
+        scan.errors.append(_as_finding(exc))
+        return
+    skill_md = _find_skill_md(folder)
+    if skill.id in seen:
+        scan.errors.append(Finding(
+            ERROR, "duplicate-name", f"name {skill.id!r} is also used by {_find_skill_md(seen[skill.id])}; "
+            "skill names must be unique (this one was not read)", str(skill_md), 1, skill.id))
+        return
+    seen[skill.id] = folder
+    scan.skills.append((skill, list(findings) + (more_findings(skill, skill_md) if more_findings else [])))
+    scan.files[skill.id] = skill_md
 
 
 def skill_markdown_body(skill: Skill) -> str:

@@ -174,8 +174,20 @@ def _m004_skill_cards(conn: sqlite3.Connection) -> None:
         )
 
 
+def _m005_embedding_cache(conn: sqlite3.Connection) -> None:
+    # Vectors an import has embedded but not yet written: an interrupted import resumes
+    # without embedding them again. Keyed like chunk vectors (embedder + text hash).
+    conn.execute(
+        """CREATE TABLE embedding_cache (
+            embed_hash TEXT PRIMARY KEY,
+            embedding BLOB NOT NULL,
+            created_at REAL NOT NULL
+        )"""
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    _m001_initial, _m002_review, _m003_agent_boundary, _m004_skill_cards,
+    _m001_initial, _m002_review, _m003_agent_boundary, _m004_skill_cards, _m005_embedding_cache,
 ]
 
 

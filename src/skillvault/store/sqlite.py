@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -638,11 +639,19 @@ class SQLiteStore(SearchIndex, ReviewRecords):
 
     # ------------------------------------------------------------------ reads
     def existing_vectors(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
-        """Return stored vectors for those embedding hashes that are already in the DB."""
+        """Return stored vectors for those embedding hashes that are already in the DB
+        (with chunks, cards or drafts, or in the embedding cache of an unfinished import)."""
         found: dict[str, np.ndarray] = {}
+        hashes = list(set(hashes))
+        for batch in _batches(hashes, 400):
+            marks = ",".join("?" * len(batch))
+            for embed_hash, blob in self.conn.execute(
+                f"SELECT embed_hash, embedding FROM embedding_cache WHERE embed_hash IN ({marks})", batch
+            ):
+                found[embed_hash] = np.frombuffer(blob, dtype=np.float32)
         if self.embedder_record()[1] is None:
             return found
-        for batch in _batches(list(set(hashes)), 400):
+        for batch in _batches(hashes, 400):
             marks = ",".join("?" * len(batch))
             for embed_hash, blob in self.conn.execute(
                 f"""SELECT c.embed_hash, v.embedding FROM chunks c JOIN chunk_vec v ON v.rowid = c.pk
@@ -657,6 +666,28 @@ class SQLiteStore(SearchIndex, ReviewRecords):
             ):
                 found[embed_hash] = np.frombuffer(blob, dtype=np.float32)
         return found
+
+    def cache_vectors(self, items: list[tuple[str, np.ndarray]]) -> None:
+        """Keep vectors an import has embedded but not written yet (see :meth:`existing_vectors`)."""
+        now = time.time()
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO embedding_cache(embed_hash, embedding, created_at) VALUES (?,?,?)",
+                [(embed_hash, np.asarray(vector, dtype=np.float32).tobytes(), now) for embed_hash, vector in items],
+            )
+
+    def drop_cached_vectors(self, hashes: Optional[Iterable[str]] = None, older_than: Optional[float] = None) -> int:
+        """Forget cached vectors: those of ``hashes``, or those cached before ``older_than``
+        (a ``time.time()`` value). Returns how many rows were removed."""
+        with self.transaction():
+            if hashes is not None:
+                return sum(
+                    self.conn.execute(
+                        f"DELETE FROM embedding_cache WHERE embed_hash IN ({','.join('?' * len(batch))})", batch
+                    ).rowcount
+                    for batch in _batches(list(set(hashes)), 400)
+                )
+            return self.conn.execute("DELETE FROM embedding_cache WHERE created_at < ?", (older_than or 0.0,)).rowcount
 
     def get_skill(self, skill_id: str) -> Optional[Skill]:
         """Return the skill with its chunks (in order), or None; read from one snapshot."""
