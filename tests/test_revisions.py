@@ -192,3 +192,37 @@ def test_a_long_extracted_playbook_is_split_and_replaces_the_section(db_path, em
         assert ids[:3] == ["debug-crashloop::debug-crashloopbackoff", "debug-crashloop::playbook", "debug-crashloop::playbook.2"]
         assert "debug-crashloop::safety" in ids
         assert after.chunks[2].dependencies == ["debug-crashloop::playbook"]
+
+
+# --------------------------------------------------------------------------- lint in review
+
+
+def test_review_findings_describe_what_approval_would_make(db_path, embed):
+    with SkillManager(db_path, embed_fn=embed, auto_promote=None) as sm:
+        skill = read_skill_folder(DATA / "debug-crashloop")
+        skill.name = "Debug CrashLoopBackOff"
+        sm.register(skill)
+        assert skill.description and sm.lint(["debug-crashloop"]) == []
+        # A revision: merged into a skill that has a description, so none is missing.
+        revision = sm.propose("Debug CrashLoopBackOff", REVISION["playbook"] + "\n5. See [the runbook](references/oom.md).")
+        assert sm.get(revision).revises == "debug-crashloop"
+        found = {(f.code, f.skill_id, f.file) for f in sm.lint([revision])}
+        assert found == {("broken-reference", revision, f"library:{revision}")}
+        # A new skill: no description yet, and the draft:: prefix of its id is not a finding.
+        new = sm.propose("Rotate TLS certificates", "- renew with certbot\n- reload nginx")
+        assert {f.code for f in sm.lint([new])} == {"description-missing"}
+        sm.approve(revision)
+        assert {f.code for f in sm.lint(["debug-crashloop"])} == {"broken-reference"}  # what review announced
+
+
+def test_cli_review_queue_and_review_show_lint_findings(cli):
+    with SkillManager(cli.db, embed_config=cli.config, auto_promote=None) as sm:
+        skill = read_skill_folder(DATA / "debug-crashloop")
+        skill.name = "Debug CrashLoopBackOff"
+        sm.register(skill)
+        draft_id = sm.propose("Debug CrashLoopBackOff", REVISION["playbook"] + "\n5. See [the runbook](references/oom.md).")
+    row = json.loads(cli("review-queue", "--json").stdout)[0]
+    assert [(f["code"], f["severity"]) for f in row["lint"]] == [("broken-reference", "warning")]
+    assert "1 warning" in cli("review-queue").stdout
+    out = cli("review", input="s\n").stdout
+    assert f"library:{draft_id}: warning: links to 'references/oom.md'" in " ".join(out.split())

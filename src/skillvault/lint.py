@@ -18,13 +18,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional, Union
+from typing import TYPE_CHECKING, Iterable, Optional, Union
 
 from .errors import ImportFormatError
 from .formats.spec import (
     ERROR, WARNING, Finding, check_chunk_sizes, check_front_matter, check_references, spec_name,
 )
 from .models import Skill
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .store import SQLiteStore
 
 __all__ = [
     "Finding", "ReadResult", "read_path", "skill_findings", "secret_findings", "dependency_findings",
@@ -291,6 +294,24 @@ def lint_skills(skills: Iterable[Skill], unresolved: Iterable[dict]) -> list[Fin
         if dep["skill_id"] in wanted:
             found.append(_unresolved(dep["chunk_id"], dep["dependency"], f"library:{dep['skill_id']}", dep["skill_id"]))
     return found
+
+
+def draft_findings(store: "SQLiteStore", draft: Skill) -> list[Finding]:
+    """Lint what approving ``draft`` would make canonical (what a reviewer should see).
+
+    That is the canonical skill it revises with the draft's sections merged in, or the
+    draft under the id approval gives it (so the ``draft::`` prefix is not a finding).
+    Findings name the draft (``library:<draft id>``).
+    """
+    from .review import canonical_id_for, merge_revision
+
+    target = store.get_skill(draft.revises) if draft.revises else None
+    if target is not None and target.status == "canonical":
+        result = merge_revision(target, draft).skill
+    else:
+        result = draft.renamed(canonical_id_for(store, draft))
+    file = f"library:{draft.id}"
+    return [Finding(f.severity, f.code, f.message, file, f.line, draft.id) for f in skill_findings(result, file)]
 
 
 def exit_code(findings: Iterable[Finding]) -> int:

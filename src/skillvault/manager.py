@@ -676,6 +676,10 @@ class SkillManager:
         """Check stored skills: spec advice, broken references, unresolved dependencies,
         oversized chunks, secrets (the findings of ``skillvault lint``).
 
+        A draft is checked as what approving it would make canonical (the skill it
+        revises with its sections merged in, or the draft under its canonical id); the
+        review queue shows these findings.
+
         Args:
             skill_ids: the skills to check (default: every skill).
 
@@ -685,7 +689,7 @@ class SkillManager:
         Raises:
             NotFoundError: for an id that names no skill.
         """
-        from .lint import lint_skills
+        from .lint import draft_findings, lint_skills
 
         if skill_ids is None:
             skills = self.store.list_skills()
@@ -698,7 +702,12 @@ class SkillManager:
                 if skill is None:
                     raise NotFoundError(f"no skill with id {skill_id!r}")
                 skills.append(skill)
-        return lint_skills(skills, self.store.unresolved_dependencies())
+        drafts = [skill for skill in skills if skill.status == "draft"]
+        others = [skill for skill in skills if skill.status != "draft"]
+        found = lint_skills(others, self.store.unresolved_dependencies())
+        for draft in drafts:
+            found += draft_findings(self.store, draft)
+        return found
 
     # ------------------------------------------------------------------ maintenance
     def reindex(self, progress: Optional[Progress] = None) -> int:

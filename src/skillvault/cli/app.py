@@ -301,17 +301,19 @@ def review_queue(ctx: typer.Context, json_: bool = JsonOption) -> None:
         drafts = sm.review_queue()
         usage = {d.id: sm.usage(d.id) for d in drafts}
         targets = {d.id: sm.get(d.revises) for d in drafts if d.revises}
+        findings = {d.id: sm.lint([d.id]) for d in drafts}
     if _json(ctx, json_):
         rows = []
         for d in drafts:
             row = output.skill_summary(d, usage[d.id])
+            row["lint"] = [finding.to_dict() for finding in findings[d.id]]
             target = targets.get(d.id)
             if target is not None and target.status == "canonical":  # what approving would do, per section
                 row["changes"] = [change.to_dict() for change in merge_revision(target, d).changes]
             rows.append(row)
         output.emit_json(rows)
     else:
-        output.print_queue(drafts, usage)
+        output.print_queue(drafts, usage, findings)
 
 
 @app.command()

@@ -180,8 +180,9 @@ def print_skills(skills: list["Skill"], title: str) -> None:
     out_console().print(table)
 
 
-def print_queue(drafts: list["Skill"], usage: dict[str, dict]) -> None:
-    """Print the review queue: id, name, confidence, uses, what it revises (flags: JSON, `show`)."""
+def print_queue(drafts: list["Skill"], usage: dict[str, dict], findings: dict[str, list]) -> None:
+    """Print the review queue: id, name, confidence, uses, what it revises, lint counts
+    (flags and the findings themselves: JSON, `review`)."""
     if not drafts:
         note("Review queue is empty.")
         return
@@ -189,12 +190,20 @@ def print_queue(drafts: list["Skill"], usage: dict[str, dict]) -> None:
     table = _table(
         f"Drafts awaiting review ({len(drafts)})",
         ("ID", {"style": "cyan"}), ("Name", {"min_width": 12}), ("Conf", right), ("Uses", right),
-        ("Revises", {}),
+        ("Revises", {}), ("Lint", {}),
     )
     for d in drafts:
         table.add_row(d.id, d.name, f"{d.confidence:.2f}", str(usage.get(d.id, {}).get("uses", 0)),
-                      d.revises or "-")
+                      d.revises or "-", _lint_counts(findings.get(d.id, [])))
     out_console().print(table)
+
+
+def _lint_counts(findings: list) -> str:
+    errors = sum(1 for f in findings if f.severity == "error")
+    warnings = len(findings) - errors
+    parts = [f"{errors} error{'s' if errors != 1 else ''}"] if errors else []
+    parts += [f"{warnings} warning{'s' if warnings != 1 else ''}"] if warnings else []
+    return ", ".join(parts) or "-"
 
 
 def print_hits(hits: list["Hit"], query: str) -> None:

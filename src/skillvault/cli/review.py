@@ -105,6 +105,7 @@ def show_draft(sm: "SkillManager", draft: "Skill", index: int, total: int) -> No
                 f"{draft.created_at:%Y-%m-%d %H:%M}")
     for flag in draft.flags:
         output.note(f"flag: {flag}")
+    output.print_findings(sm.lint([draft.id]), to_stdout=True)
     target = sm.get(draft.revises) if draft.revises else None
     if target is not None:
         output.note(f"Revises {target.id} (version {target.version}):")
