@@ -9,9 +9,9 @@ from ..embed.service import EmbeddingService
 from ..store import SQLiteStore
 from .pack import Packing, pack
 from .relevance import RelevanceFloor
-from .search import CANDIDATES, SERVED_STATUSES, Hit, hybrid_search
+from .search import CANDIDATES, SERVED_STATUSES, Hit, chunk_candidates, hybrid_search
 from .focus import focus
-from .skills import SkillHit, rank_skills
+from .skills import CHUNK_CANDIDATES, SkillHit, rank_skills
 
 
 class Retriever:
@@ -56,9 +56,11 @@ class Retriever:
         if vector is None:
             return pack(self.store, [], budget)
         with self.store.snapshot():
-            hits = hybrid_search(self.store, vector, text, floor, SERVED_STATUSES, CANDIDATES)
+            # One run of the chunk retrievers, deep enough for the skill ranking too.
+            found = chunk_candidates(self.store, vector, text, CHUNK_CANDIDATES, SERVED_STATUSES)
+            hits = hybrid_search(self.store, vector, text, floor, SERVED_STATUSES, CANDIDATES, found=found)
             if any(hit.relevant for hit in hits):
-                skills = rank_skills(self.store, vector, text, floor, SERVED_STATUSES, self._embed_cards)
+                skills = rank_skills(self.store, vector, text, floor, SERVED_STATUSES, self._embed_cards, found_chunks=found)
                 focus(hits, skills, floor)
             return pack(self.store, hits, budget)
 

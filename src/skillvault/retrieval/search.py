@@ -55,6 +55,32 @@ class Hit:
     note: Optional[str] = None
 
 
+@dataclass
+class Candidates:
+    """Each chunk retriever's best chunks for one query, best first.
+
+    Attributes:
+        match: the FTS5 MATCH expression made of the query's informative words.
+        vector_hits: ``(chunk pk, cosine)`` pairs.
+        lexical_hits: ``(chunk pk, -bm25)`` pairs.
+    """
+
+    match: str
+    vector_hits: list[tuple[int, float]]
+    lexical_hits: list[tuple[int, float]]
+
+
+def chunk_candidates(
+    store: SQLiteStore, query_vector: np.ndarray, query_text: str, depth: int, statuses: tuple[str, ...]
+) -> Candidates:
+    """Run both chunk retrievers once, ``depth`` deep (chunk search and skill ranking share them)."""
+    terms = query_terms(query_text)
+    terms = informative_terms(terms, store.term_document_counts(terms), store.indexed_chunk_count())
+    match = match_expression(terms)
+    vector_hits, lexical_hits = store.hybrid_candidates(query_vector, match, depth, statuses)
+    return Candidates(match, vector_hits, lexical_hits)
+
+
 def hybrid_search(
     store: SQLiteStore,
     query_vector: np.ndarray,
@@ -63,6 +89,7 @@ def hybrid_search(
     statuses: tuple[str, ...] = SERVED_STATUSES,
     candidates: int = CANDIDATES,
     irrelevant: int = EXPLAINED_IRRELEVANT,
+    found: Optional[Candidates] = None,
 ) -> list[Hit]:
     """Return the relevant hits, best first, followed by the best few irrelevant ones.
 
@@ -74,10 +101,10 @@ def hybrid_search(
         statuses: skill statuses to search.
         candidates: depth of each retriever's list.
         irrelevant: how many hits below the floor to return too (for explanations).
+        found: the retrievers' results when already run (at least ``candidates`` deep).
     """
-    terms = query_terms(query_text)
-    terms = informative_terms(terms, store.term_document_counts(terms), store.indexed_chunk_count())
-    vector_hits, lexical_hits = store.hybrid_candidates(query_vector, match_expression(terms), candidates, statuses)
+    found = found or chunk_candidates(store, query_vector, query_text, candidates, statuses)
+    vector_hits, lexical_hits = found.vector_hits[:candidates], found.lexical_hits[:candidates]
     fused: dict[int, float] = {}
     for ranked in (vector_hits, lexical_hits):
         for rank, (pk, _score) in enumerate(ranked):

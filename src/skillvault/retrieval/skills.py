@@ -25,8 +25,8 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..store import SQLiteStore
-from .lexical import informative_terms, match_expression, query_terms
 from .relevance import RelevanceFloor
+from .search import Candidates, chunk_candidates
 
 #: Weight of the bundled files' words (see benchmarks/retrieval_eval.py).
 FILE_WEIGHT = 0.02
@@ -83,6 +83,7 @@ def rank_skills(
     embed_texts: Optional[Callable[[list[str]], np.ndarray]] = None,
     weights: Optional[dict[str, float]] = None,
     limit: int = 100,
+    found_chunks: Optional[Candidates] = None,
 ) -> list[SkillHit]:
     """Return up to ``limit`` skills found by any signal, best first (relevant ones before the rest).
 
@@ -95,6 +96,8 @@ def rank_skills(
         embed_texts: embeds cards stored without a vector (kept in memory).
         weights: signal weights (default :data:`SIGNAL_WEIGHTS`).
         limit: how many skills to return at most.
+        found_chunks: the chunk retrievers' results when already run
+            (:data:`CHUNK_CANDIDATES` deep).
     """
     weights = SIGNAL_WEIGHTS if weights is None else weights
     signals: dict[str, list[tuple[str, float]]] = {}
@@ -111,10 +114,8 @@ def rank_skills(
         # The best cards only: every skill would otherwise be found, fused and explained
         # on every query (measured: 10x slower at 4k skills).
         signals["card"] = [(ids[i], float(sims[i])) for i in order[:CARD_CANDIDATES] if np.any(matrix[i])]
-    terms = query_terms(query_text)
-    terms = informative_terms(terms, store.term_document_counts(terms), store.indexed_chunk_count())
-    match = match_expression(terms)
-    vector_hits, lexical_hits = store.hybrid_candidates(query_vector, match, CHUNK_CANDIDATES, statuses)
+    found_chunks = found_chunks or chunk_candidates(store, query_vector, query_text, CHUNK_CANDIDATES, statuses)
+    match, vector_hits, lexical_hits = found_chunks.match, found_chunks.vector_hits, found_chunks.lexical_hits
     owner = store.chunk_skills([pk for pk, _ in vector_hits] + [pk for pk, _ in lexical_hits])
     best_chunk: dict[str, int] = {}
     signals["chunk"] = _best_per_skill(vector_hits, owner, best_chunk)
@@ -131,7 +132,8 @@ def rank_skills(
     for name, ranked in signals.items():
         for rank, (skill_id, value) in enumerate(ranked, start=1):
             found.setdefault(skill_id, {})[name] = (value, rank)
-    fused = {skill_id: fuse(got, signals, weights) for skill_id, got in found.items()}
+    scales = signal_scales(signals, weights)
+    fused = {skill_id: fuse(got, scales) for skill_id, got in found.items()}
     strong_words = 0.5 * max((v for _s, v in signals["chunk_words"][:1]), default=0.0)
     judged = []
     for skill_id, score in fused.items():
@@ -156,23 +158,36 @@ def rank_skills(
     return hits
 
 
-def fuse(got: dict[str, tuple[float, int]], signals: dict[str, list[tuple[str, float]]], weights: dict[str, float]) -> float:
-    """The fused score of one skill: the weighted sum of its calibrated signal values.
+def signal_scales(
+    signals: dict[str, list[tuple[str, float]]], weights: dict[str, float]
+) -> list[tuple[str, float, float]]:
+    """How each weighted signal that found anything enters :func:`fuse`:
+    ``(name, factor, value when it missed the skill)``.
 
-    A cosine signal that did not reach the skill counts as the lowest value it reached
-    (the skill is at most that close); a word signal that did not counts as 0.
+    A word signal is divided by the query's best value for it and counts 0 where it
+    missed; a cosine signal counts as it is and, where it missed, as the lowest value it
+    reached (the skill is at most that close).
     """
-    score = 0.0
+    scales = []
     for name, weight in weights.items():
         ranked = signals.get(name) or []
         if not weight or not ranked:
             continue
         if name in WORD_SIGNALS:
             best = ranked[0][1]
-            value = got[name][0] / best if name in got and best > 0 else 0.0
+            scales.append((name, weight / best if best > 0 else 0.0, 0.0))
         else:
-            value = got[name][0] if name in got else ranked[-1][1]
-        score += weight * value
+            scales.append((name, weight, weight * ranked[-1][1]))
+    return scales
+
+
+def fuse(got: dict[str, tuple[float, int]], scales: list[tuple[str, float, float]]) -> float:
+    """The fused score of one skill: the weighted sum of its calibrated signal values
+    (``scales`` from :func:`signal_scales`)."""
+    score = 0.0
+    for name, factor, missed in scales:
+        value = got.get(name)
+        score += missed if value is None else factor * value[0]
     return score
 
 
