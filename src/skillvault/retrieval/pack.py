@@ -3,7 +3,9 @@
 Order of consideration:
 1. ``required`` chunks of every skill that had a relevant hit (skills in hit order);
 2. relevant hits by fused score.
-A chunk is taken together with its not-yet-taken dependencies (expanded transitively,
+A search hit that is a near-duplicate of a hit already taken (the same boilerplate in
+another skill, see :mod:`.duplicates`) is left out. A chunk is taken together with its
+not-yet-taken dependencies (expanded transitively,
 cycle-safe, up to ``max_depth`` levels) as one unit, and only if the whole unit fits:
 a chunk without what it depends on would mislead. So the dependencies of a chosen
 chunk always come before any lower-ranked hit. The budget counts the rendered text
@@ -17,6 +19,7 @@ from typing import Optional
 
 from ..store import SQLiteStore, StoredChunk
 from ..tokens import count_tokens
+from .duplicates import NEAR_DUPLICATE, resemblance, shingles
 from .render import SEPARATOR_TOKENS, block_overhead_tokens, render_blocks
 from .search import SERVED_STATUSES, Hit
 
@@ -128,10 +131,19 @@ def pack(
     units: list[list[int]] = []
     skills_open: set[str] = set()
     remaining = budget
+    packed_hits: list[tuple[str, frozenset]] = []  # (chunk id, shingles) of the hits taken
     for candidate in candidates:
         stored = candidate.stored
         if stored.pk in taken:
             continue
+        if candidate.score is not None:  # a search hit (required chunks and dependencies are kept)
+            words = shingles(stored.chunk.content)
+            copy_of = next(((chunk_id, share) for chunk_id, other in packed_hits
+                            if (share := resemblance(words, other)) >= NEAR_DUPLICATE), None)
+            if copy_of is not None:
+                decisions.append(_decision(stored, False, f"{candidate.reason}; near-duplicate of {copy_of[0]} "
+                                           f"({copy_of[1]:.0%} of word sequences shared)", candidate.score))
+                continue
         unit = [stored] + [dep for dep in closure.get(stored.pk, []) if dep.pk not in taken]
         cost = _unit_cost(unit, skills_open)
         if cost > remaining:
@@ -145,6 +157,8 @@ def pack(
             reason = candidate.reason if index == 0 else f"dependency of {stored.chunk.id}"
             decisions.append(_decision(member, True, reason, candidate.score if index == 0 else None))
         units.append([member.pk for member in unit])
+        if candidate.score is not None:
+            packed_hits.append((stored.chunk.id, words))
     text, used = _render_within_budget(taken, units, budget, decisions)
     off_focus = [h for h in hits if not h.relevant and h.note]
     for hit in off_focus + [h for h in hits if not h.relevant and not h.note][: max(0, explain_dropped - len(off_focus))]:
