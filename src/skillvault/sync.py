@@ -15,7 +15,9 @@ disk, and what sync wrote last time (the manifest ``DIR/.skillvault-sync.json``:
   edits with :func:`plan_from` / ``--from``, or overwrite with ``force``);
 * ``conflict``: a folder (or file, or link) sync did not write, where a skill would go,
   or a skill that cannot be written; never touched;
-* ``unchanged``: on disk already as the library would write it.
+* ``unchanged``: on disk already as the library would write it. A folder sync did not
+  write that holds exactly that (e.g. a new skill approved from ``--from``) is adopted:
+  recorded in the manifest, nothing written.
 
 ``apply_sync`` carries a plan out: new folders appear whole (written under a hidden
 temporary name, then renamed), changed files are replaced atomically, and the manifest
@@ -331,6 +333,10 @@ def plan_sync(skills: list[Skill], path: Union[str, Path], force: bool = False) 
         hashes = {rel: _sha256(data) for rel, data in outputs.items()}
         record = {"skill": skill.id, "version": skill.version, "files": hashes}
         if entry is None and exists:
+            if folder_hashes(target, hashes) == hashes:  # e.g. a new skill approved from `--from`: adopt it
+                new_manifest[name] = record
+                items.append(SyncItem(name, UNCHANGED, skill_id, "already as sync would write it; now recorded"))
+                continue
             items.append(SyncItem(name, CONFLICT, skill_id, f"{target} was not written by sync (it is not in "
                                   f"{MANIFEST}); it is left alone: move or rename it to let sync write skill {skill.id!r}"))
             continue
