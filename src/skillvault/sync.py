@@ -262,29 +262,32 @@ def check_root(path: Union[str, Path]) -> Path:
     return root
 
 
-def desired_folders(skills: list[Skill], root: Path) -> tuple[dict[str, tuple[Skill, dict[str, bytes]]], list[SyncItem]]:
+def desired_folders(
+    skills: list[Skill], manifest: Optional[dict] = None
+) -> tuple[dict[str, tuple[Skill, dict[str, bytes]]], list[SyncItem]]:
     """Render each skill with the SKILL.md writer: ``({folder: (skill, {file: bytes})}, conflicts)``.
 
     A skill that cannot be written, or whose folder name another skill already takes,
-    is a conflict.
+    is a conflict. Of two skills for one folder, the one the ``manifest`` records there
+    keeps it (else the first by id).
     """
+    holder = {name: entry["skill"] for name, entry in (manifest or {}).items()}
     wanted: dict[str, tuple[Skill, dict[str, bytes]]] = {}
     conflicts: list[SyncItem] = []
-    for skill in sorted(skills, key=lambda s: s.id):
-        name = spec_name(skill.id)
-        if name in wanted:
-            conflicts.append(SyncItem(name, CONFLICT, skill.id, f"skills {wanted[name][0].id!r} and {skill.id!r} "
-                                      f"would both be written as the folder {name!r}; only the first is synced"))
-            continue
-        if os.path.lexists(root / name) and (root / name).is_symlink():
-            wanted[name] = (skill, {})  # reported with the folder below, before the writer resolves the link
-            continue
-        try:
-            folder, outputs, _findings = plan_skill_folder(skill, root)
-        except (ValidationError, ImportFormatError) as exc:
-            conflicts.append(SyncItem(name, CONFLICT, skill.id, f"cannot be written as a SKILL.md folder ({exc})"))
-            continue
-        wanted[name] = (skill, {path.relative_to(folder).as_posix(): data for path, data in outputs})
+    # Rendered into an empty folder: what is in DIR (links included) never shapes the bytes.
+    with tempfile.TemporaryDirectory(prefix=".skillvault-render.") as blank:
+        for skill in sorted(skills, key=lambda s: (holder.get(spec_name(s.id)) != s.id, s.id)):
+            name = spec_name(skill.id)
+            if name in wanted:
+                conflicts.append(SyncItem(name, CONFLICT, skill.id, f"skills {wanted[name][0].id!r} and {skill.id!r} "
+                                          f"would both be written as the folder {name!r}; only the first is synced"))
+                continue
+            try:
+                folder, outputs, _findings = plan_skill_folder(skill, blank)
+            except (ValidationError, ImportFormatError) as exc:
+                conflicts.append(SyncItem(name, CONFLICT, skill.id, f"cannot be written as a SKILL.md folder ({exc})"))
+                continue
+            wanted[name] = (skill, {path.relative_to(folder).as_posix(): data for path, data in outputs})
     return wanted, conflicts
 
 
@@ -304,9 +307,10 @@ def plan_sync(skills: list[Skill], path: Union[str, Path], force: bool = False) 
     """
     root = check_root(path)
     manifest = read_manifest(root) if root.is_dir() else {}
-    wanted, items = desired_folders(skills, root)
-    new_manifest: dict[str, dict] = {}
-    for name in sorted(set(wanted) | set(manifest)):
+    wanted, items = desired_folders(skills, manifest)
+    blocked = {item.folder for item in items if item.folder not in wanted}  # unwritable skills: folder kept
+    new_manifest = {name: manifest[name] for name in blocked if name in manifest}  # kept as they are
+    for name in sorted((set(wanted) | set(manifest)) - blocked):
         entry, want = manifest.get(name), wanted.get(name)
         target = root / name
         exists = os.path.lexists(target)

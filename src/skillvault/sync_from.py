@@ -111,7 +111,7 @@ def plan_from(store: SQLiteStore, path: Union[str, Path]) -> FromPlan:
                               "(e.g. .claude/skills)")
     manifest = read_manifest(root)
     canonical = {skill.id: skill for skill in store.list_skills(status="canonical")}
-    wanted, _conflicts = desired_folders(list(canonical.values()), root)
+    wanted, _conflicts = desired_folders(list(canonical.values()), manifest)
     pending: dict[str, Any] = {}  # content digest -> draft
     by_folder: dict[tuple[str, Optional[str]], Any] = {}  # (folder, revises) -> draft
     for draft in store.list_skills(status="draft"):
