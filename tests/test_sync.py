@@ -102,6 +102,8 @@ def test_only_what_changed_is_rewritten(lib, tmp_path):
     assert after["pdf-forms/references/fields.md"] == before["pdf-forms/references/fields.md"]
     assert not (out / "pdf-forms" / "scripts").exists()  # emptied folder pruned
     assert b"description: Fill PDF forms." in (out / "pdf-forms" / "SKILL.md").read_bytes()
+    modes = {p.lstat().st_mode for p in out.rglob("*") if p.is_file()}
+    assert len(modes) == 1  # a rewritten file has the mode of the others (not a temporary file's 0600)
     for name in ("git-hygiene", "database-lookup", "incident-triage"):
         assert after[f"{name}/SKILL.md"] == before[f"{name}/SKILL.md"]
     assert "scripts/fill.py" not in manifest(out)["pdf-forms"]["files"]

@@ -239,6 +239,7 @@ def _atomic_write(target: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; give it a new file's usual mode
         os.replace(tmp, target)  # replaces a link itself, never what it points to
     except BaseException:
         if os.path.lexists(tmp):
