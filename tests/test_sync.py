@@ -10,10 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from skillvault import SkillManager
-from skillvault.cli.app import app
 from skillvault.errors import ValidationError
 from skillvault.formats.skill_md import read_skill_folders
 from skillvault.sync import MANIFEST
@@ -201,6 +199,42 @@ def test_links_are_never_followed(lib, tmp_path):
     assert (out / "pdf-forms" / "references" / "fields.md").read_bytes() == (
         FIXTURES / "pdf-forms" / "references" / "fields.md").read_bytes()
     assert (elsewhere / "SKILL.md").read_text() == "precious\n"
+
+
+def test_an_edit_after_the_plan_and_a_failure_part_way_leave_an_honest_record(lib, tmp_path, monkeypatch):
+    from skillvault import sync as sync_module
+
+    out = tmp_path / "skills"
+    lib.sync(out)
+    lib.archive("git-hygiene")
+    skill = lib.get("pdf-forms")
+    skill.description = "Fill PDF forms."
+    lib.register(skill)
+    # Edited between the plan and its application: left alone, reported as edited.
+    plan = sync_module.plan_sync(lib.list(status="canonical"), out)
+    (out / "git-hygiene" / "SKILL.md").write_text("mine now\n")
+    sync_module.apply_sync(plan)
+    assert actions(plan)["git-hygiene"] == "edited" and (out / "git-hygiene" / "SKILL.md").read_text() == "mine now\n"
+    assert "git-hygiene" in manifest(out)
+    # A write that fails part-way: what was not done stays recorded as it was.
+    (out / "git-hygiene" / "SKILL.md").unlink()
+    (out / "git-hygiene").rmdir()
+    lib.sync(out)  # the manifest forgets the vanished folder
+    skill.description = "Fill PDF forms, again."
+    lib.register(skill)
+    lib.restore("git-hygiene")
+
+    def broken(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sync_module, "_replace_file", broken)
+    with pytest.raises(OSError):
+        lib.sync(out)
+    assert "git-hygiene" in manifest(out)  # written before the failure: recorded
+    assert actions(lib.sync(out, check=True))["pdf-forms"] == "update"  # not "edited": the record is the old one
+    monkeypatch.undo()
+    lib.sync(out)
+    assert lib.sync(out, check=True).in_sync
 
 
 def test_bad_dir_and_bad_manifest_change_nothing(lib, tmp_path):

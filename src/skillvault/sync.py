@@ -397,19 +397,21 @@ def apply_sync(plan: SyncPlan) -> SyncPlan:
     if plan.applied:
         raise ValidationError("plan", "was applied already; make a new plan")
     root = plan.root
-    manifest = plan._manifest
+    manifest = dict(plan._manifest)
+    # Until a folder is done, the manifest keeps what it said before (also if we stop part-way).
+    pending = [item for item in plan.items if item.action in (WRITE, UPDATE, REMOVE)]
     try:
-        for item in plan.items:
+        for item in list(pending):
+            folder = root / item.folder
             if item.action == WRITE:
                 root.mkdir(parents=True, exist_ok=True)
-                if os.path.lexists(root / item.folder):  # appeared since the plan
-                    _demote(item, manifest, plan._old_manifest, "appeared since the plan was made; it is left alone")
+                if os.path.lexists(folder):
+                    _demote(item, "appeared since the plan was made; it is left alone")
                     continue
                 _write_new_folder(root, item)
-            elif item.action in (UPDATE, REMOVE):
-                folder = root / item.folder
+            else:
                 if folder.is_symlink() or folder_hashes(folder, set(item._disk or ())) != item._disk:
-                    _demote(item, manifest, plan._old_manifest, "changed while sync was running; it is left alone")
+                    _demote(item, "changed while sync was running; it is left alone")
                     continue
                 for rel in item.deleted:
                     _unlink(folder, rel)
@@ -417,22 +419,23 @@ def apply_sync(plan: SyncPlan) -> SyncPlan:
                     _replace_file(folder, rel, data)
                 if item.action == REMOVE:
                     _prune(folder, root)
+            pending.remove(item)
     finally:
         plan.applied = True
+        for item in pending:  # not done: as before
+            if item.folder in plan._old_manifest:
+                manifest[item.folder] = plan._old_manifest[item.folder]
+            else:
+                manifest.pop(item.folder, None)
         if manifest != plan._old_manifest and root.is_dir():
             _write_manifest(root, manifest)
     return plan
 
 
-def _demote(item: SyncItem, manifest: dict, old: dict, why: str) -> None:
+def _demote(item: SyncItem, why: str) -> None:
     """Turn an item that can no longer be done into an ``edited`` (or ``conflict``) one."""
-    if item.folder in old:
-        manifest[item.folder] = old[item.folder]
-        item.action, item.reason = EDITED, f"{item.folder} {why}"
-    else:
-        manifest.pop(item.folder, None)
-        item.action, item.reason = CONFLICT, f"{item.folder} {why}"
-    item.files, item.deleted = [], []
+    item.action = EDITED if item.action in (UPDATE, REMOVE) else CONFLICT
+    item.reason, item.files, item.deleted = f"{item.folder} {why}", [], []
 
 
 def _write_new_folder(root: Path, item: SyncItem) -> None:
