@@ -140,6 +140,13 @@ def test_a_foreign_folder_with_a_skills_name_is_a_conflict_and_kept(lib, tmp_pat
     assert not (out / "pdf-forms" / "references").exists()
     assert "pdf-forms" not in manifest(out)
     assert sorted(item.folder for item in plan.of("write")) == ["database-lookup", "git-hygiene", "incident-triage"]
+    # Even a foreign folder holding exactly the skill stays foreign (sync did not write it).
+    exact = out / "git-hygiene-copy"
+    lib.register(lib.get("git-hygiene").renamed("git-hygiene-copy"))
+    exact.mkdir()
+    (exact / "SKILL.md").write_bytes((out / "git-hygiene" / "SKILL.md").read_bytes().replace(
+        b"name: git-hygiene", b"name: git-hygiene-copy"))
+    assert actions(lib.sync(out))["git-hygiene-copy"] == "conflict"
     # Archiving the skill never deletes the folder sync did not write.
     lib.archive("pdf-forms")
     lib.sync(out)

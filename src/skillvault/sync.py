@@ -16,8 +16,8 @@ disk, and what sync wrote last time (the manifest ``DIR/.skillvault-sync.json``:
 * ``conflict``: a folder (or file, or link) sync did not write, where a skill would go,
   or a skill that cannot be written; never touched;
 * ``unchanged``: on disk already as the library would write it. A folder sync did not
-  write that holds exactly that (e.g. a new skill approved from ``--from``) is adopted:
-  recorded in the manifest, nothing written.
+  write is adopted (recorded in the manifest, nothing written) only when it holds exactly
+  that and the skill was approved from a ``--from`` draft of that folder.
 
 ``apply_sync`` carries a plan out: new folders appear whole (written under a hidden
 temporary name, then renamed), changed files are replaced atomically, and the manifest
@@ -338,9 +338,9 @@ def plan_sync(skills: list[Skill], path: Union[str, Path], force: bool = False) 
         hashes = {rel: _sha256(data) for rel, data in outputs.items()}
         record = {"skill": skill.id, "version": skill.version, "files": hashes}
         if entry is None and exists:
-            if folder_hashes(target, hashes) == hashes:  # e.g. a new skill approved from `--from`: adopt it
+            if _made_from(skill, name) and folder_hashes(target, hashes) == hashes:
                 new_manifest[name] = record
-                items.append(SyncItem(name, UNCHANGED, skill_id, "already as sync would write it; now recorded"))
+                items.append(SyncItem(name, UNCHANGED, skill_id, "approved from this folder (--from); now recorded"))
                 continue
             items.append(SyncItem(name, CONFLICT, skill_id, f"{target} was not written by sync (it is not in "
                                   f"{MANIFEST}); it is left alone: move or rename it to let sync write skill {skill.id!r}"))
@@ -365,6 +365,12 @@ def plan_sync(skills: list[Skill], path: Union[str, Path], force: bool = False) 
                                   files=_changed(disk, entry["files"])))
     items.sort(key=lambda item: (item.folder, item.skill_id or ""))
     return SyncPlan(root, items, force, _manifest=new_manifest, _old_manifest=manifest)
+
+
+def _made_from(skill: Skill, folder: str) -> bool:
+    """True if ``skill`` was approved from a draft ``--from`` made of a folder of this name."""
+    origin = skill.metadata.get("sync_from") if isinstance(skill.metadata, dict) else None
+    return isinstance(origin, dict) and origin.get("folder") == folder
 
 
 def _changed(disk: dict[str, str], recorded: dict[str, str]) -> list[str]:
