@@ -575,6 +575,5 @@ def migrate(
     for line in report.notes:
         output.note(f"  note: {line}")
 
-
 from .sync_cmd import sync as _sync  # noqa: E402  (its own module: skills-folder sync)
 app.command("sync")(_sync)
