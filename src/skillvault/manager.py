@@ -672,6 +672,65 @@ class SkillManager:
             raise ImportFormatError(f"{path}: no such file or folder")
         return import_path(self.store, self.embeddings, path, strict, progress)
 
+    def sync(self, path: Union[str, Path], check: bool = False, force: bool = False) -> Any:
+        """Write the canonical skills as an Agent Skills tree ``path/<name>/SKILL.md`` (+ files).
+
+        Only what changed is rewritten; folders of skills that left canonical are
+        removed, but only folders sync wrote (recorded in ``path/.skillvault-sync.json``).
+        A folder sync did not write is a conflict and left alone; one a person edited
+        since the last sync is reported (``edited``) and kept unless ``force``.
+
+        Args:
+            path: the skills folder (created when missing), e.g. ``.claude/skills``.
+            check: only compute the plan; write nothing.
+            force: overwrite (or remove) folders edited since the last sync.
+
+        Returns:
+            A :class:`~skillvault.sync.SyncPlan` (``in_sync``, items per action, ``to_dict()``).
+
+        Raises:
+            ValidationError: ``path`` is a file or its manifest is malformed.
+        """
+        from .sync import apply_sync, plan_sync
+
+        path = check_path(path, "path")
+        for name, value in (("check", check), ("force", force)):
+            if not isinstance(value, bool):
+                raise ValidationError(name, f"must be True or False, got {shown(value)}")
+        with self.store.snapshot():
+            skills = self.store.list_skills(status="canonical")
+        plan = plan_sync(skills, path, force)
+        return plan if check else apply_sync(plan)
+
+    def sync_from(self, path: Union[str, Path], check: bool = False) -> Any:
+        """Turn a person's edits in a synced skills tree into drafts for review.
+
+        An edited folder of a canonical skill becomes a draft revising it (approving
+        merges it section by section); a new folder becomes a new draft; unchanged
+        folders, and edits already pending as a draft, write nothing.
+
+        Args:
+            path: the skills folder holding the edits.
+            check: only compute the plan; write nothing.
+
+        Returns:
+            A :class:`~skillvault.sync_from.FromPlan` (``to_dict()``; ``draft_id`` per item).
+
+        Raises:
+            ValidationError: ``path`` is not a folder, its manifest is malformed, or a
+                folder's skill cannot be stored.
+            SkillPermissionError: the library is read-only.
+        """
+        from .sync_from import apply_from, plan_from
+
+        path = check_path(path, "path")
+        if not isinstance(check, bool):
+            raise ValidationError("check", f"must be True or False, got {shown(check)}")
+        plan = plan_from(self.store, path)
+        if check:
+            return plan
+        return apply_from(self.store, self.embeddings, plan, "agent" if self.mode == "agent" else "human")
+
     def lint(self, skill_ids: Optional[Sequence[str]] = None) -> list:
         """Check stored skills: spec advice, broken references, unresolved dependencies,
         oversized chunks, secrets (the findings of ``skillvault lint``).
@@ -838,6 +897,9 @@ METHOD_RIGHTS: dict[str, str] = {
     "restore": HUMAN, "rollback": HUMAN, "versions": HUMAN, "history": HUMAN, "maintenance": HUMAN,
     "export": HUMAN, "export_all": HUMAN, "backup": HUMAN, "import_": HUMAN, "reindex": HUMAN,
     "import_report": HUMAN, "lint": HUMAN,
+    # sync writes files from canonical skills only, which an agent may read anyway (it touches
+    # nothing in the library); sync_from writes drafts through the agents' draft path.
+    "sync": AGENT, "sync_from": AGENT,
 }
 
 

@@ -104,7 +104,10 @@ def merge_revision(target: Skill, draft: Skill) -> Revision:
     * every other canonical section is kept in place, unchanged.
 
     Dependencies on chunks that moved or were replaced follow them. Name, description,
-    ``created_at`` and metadata stay the canonical skill's; tags are the union. When
+    ``created_at`` and metadata stay the canonical skill's (except for a draft made from
+    an edited skill folder, ``metadata["sync_from"]``: its description and
+    ``metadata["agent_skill"]`` — front matter, bundled files — are taken, and ``source``
+    stays); tags are the union. When
     anything changed, ``source`` becomes ``"extracted"`` (the skill now holds text an
     LLM extracted) and ``metadata["revised_from"]`` names the draft; the source it had
     before its first extracted revision is kept in ``metadata["source_before_revision"]``.
@@ -181,7 +184,16 @@ def merge_revision(target: Skill, draft: Skill) -> Revision:
         status="canonical", flags=[], revises=None,
     )
     revision = Revision(skill, changes, origin)
-    if revision.changed:
+    edited_folder = isinstance(draft.metadata.get("sync_from"), dict)
+    if edited_folder:
+        # A person's edit of a synced skill folder (skillvault.sync_from): its description,
+        # front matter and bundled files are part of the edit; the text is a person's.
+        skill.description = draft.description
+        if isinstance(draft.metadata.get("agent_skill"), dict):
+            skill.metadata = {**skill.metadata, "agent_skill": draft.metadata["agent_skill"]}
+        if revision.changed or skill.metadata != target.metadata or skill.description != target.description:
+            skill.metadata = {**skill.metadata, "revised_from": draft.id}
+    elif revision.changed:
         skill.metadata = {**skill.metadata, "revised_from": draft.id}
         skill.metadata.setdefault("source_before_revision", target.source)
         skill.source = "extracted"

@@ -576,3 +576,6 @@ def migrate(
     output.note(report.summary()[0].upper() + report.summary()[1:])
     for line in report.notes:
         output.note(f"  note: {line}")
+
+from .sync_cmd import sync as _sync  # noqa: E402  (its own module: skills-folder sync)
+app.command("sync")(_sync)
