@@ -579,3 +579,5 @@ def migrate(
 
 from .sync_cmd import sync as _sync  # noqa: E402  (its own module: skills-folder sync)
 app.command("sync")(_sync)
+from .mcp_cmd import mcp as _mcp  # noqa: E402 - the MCP server's command lives in its own module
+app.command("mcp")(_mcp)
