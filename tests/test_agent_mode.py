@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from skillvault import SkillManager, review
-from skillvault.errors import SkillPermissionError
+from skillvault.errors import SkillPermissionError, ValidationError
 
 from conftest import make_skill
 from test_growth import ASYNC_ANSWER, ScriptedLLM
@@ -143,6 +143,9 @@ def agent_connection(agent, which):
         "SELECT load_extension('/tmp/evil.so')",
         "INSERT INTO skill_versions(skill_id, version, snapshot, created_at) VALUES ('git', 99, '{}', 'x')",
         "CREATE TEMP VIEW stash AS SELECT 1",
+        "INSERT INTO usage_notes(skill_id, at, actor, note) VALUES ('git', 'now', 'ann', 'approved by ann')",
+        "UPDATE usage_notes SET actor = 'ann'",
+        "DELETE FROM usage_notes",
     ],
 )
 @pytest.mark.parametrize("which", ["reader", "writer"])
@@ -188,8 +191,27 @@ def test_the_draft_writer_allows_what_agents_need(agent, library):
     conn = agent_connection(agent, "writer")
     conn.execute("INSERT INTO agent_usage(skill_id, uses) VALUES ('git', 1) ON CONFLICT(skill_id) DO UPDATE SET uses = uses + 1")
     assert human.usage("git")["by_agents"]["uses"] == 1
+    conn.execute("INSERT INTO usage_notes(skill_id, at, actor, helpful, note) VALUES ('git', 'now', 'agent', 0, 'stale')")
+    assert human.usage("git")["notes"][0] == {"at": "now", "actor": "agent", "helpful": False, "note": "stale"}
     # editing a draft makes it the agent's: it then never auto-promotes without a human
     conn.execute(f"UPDATE skills SET name = 'renamed draft', author = 'agent' WHERE id = '{draft_id}'")
     assert human.get(draft_id).name == "renamed draft"
     with pytest.raises(Exception, match=GUARDED):  # an edit that keeps a human's name on it
         conn.execute(f"UPDATE skills SET name = 'again', author = 'human' WHERE id = '{draft_id}'")
+
+
+def test_usage_notes_are_checked_redacted_and_kept_with_their_actor(agent, library):
+    human, _ = library
+    agent.record_usage("git", False, note="  step 3 is stale; token ghp_abcdefghijklmnopqrstuvwxyz0123456789 leaked  ")
+    agent.record_usage("git", True, note="   ")  # blank: counted, no note
+    human.record_usage("git", True, note="checked: fixed in v2")
+    usage = human.usage("git")
+    assert usage["by_agents"] == {"uses": 2, "helpful": 1, "unhelpful": 1}
+    assert [(n["actor"], n["helpful"]) for n in usage["notes"]] == [("human", True), ("agent", False)]
+    assert "ghp_" not in usage["notes"][1]["note"] and usage["notes"][1]["note"].startswith("step 3 is stale")
+    before = snapshot(human), human.usage("git")
+    for note, field_error in ((5, "must be a string"), ("x" * 1001, "1000")):
+        with pytest.raises(ValidationError, match=field_error) as err:
+            agent.record_usage("git", True, note=note)
+        assert err.value.field == "note"
+    assert (snapshot(human), human.usage("git")) == before

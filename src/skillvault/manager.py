@@ -23,6 +23,7 @@ from .retrieval import Hit, Packing, Retriever
 from .retrieval.evaluation import TriggerReport, check_cases, evaluate_triggers, load_cases
 from .retrieval.skills import SkillHit
 from .store import SQLiteStore
+from .store.migrations import MAX_USAGE_NOTE_CHARS
 from .upgrade import upgrade_if_legacy
 from .validation import check_callable, check_int, check_path, check_text, shown
 
@@ -399,32 +400,45 @@ class SkillManager:
             self._promote(only=[draft_id])
         return draft_id
 
-    def record_usage(self, skill_id: str, helpful: Optional[bool] = None) -> None:
-        """Count a use of a skill (or draft), optionally with a helpful / unhelpful vote.
+    def record_usage(self, skill_id: str, helpful: Optional[bool] = None, note: Optional[str] = None) -> None:
+        """Count a use of a skill (or draft), optionally with a helpful / unhelpful vote and a note.
 
         In human mode a draft that now meets ``auto_promote`` is promoted (unless it
         conflicts with a canonical skill, or an agent wrote it). In agent mode the use is
         recorded as an agent's report (see :meth:`usage`).
 
+        Args:
+            skill_id: the skill used.
+            helpful: the vote, or None.
+            note: what was right or wrong, at most 1000 characters; secrets are redacted
+                before it is stored; blank or None stores no note.
+
         Raises:
-            NotFoundError: no such skill. ValidationError: ``helpful`` not a bool/None.
+            NotFoundError: no such skill. ValidationError: ``helpful`` not a bool/None,
+                ``note`` not a string or too long.
             SkillPermissionError: the library is read-only.
         """
         skill_id = validate_id(skill_id, "skill_id")
         if helpful is not None and not isinstance(helpful, bool):
             raise ValidationError("helpful", f"must be True, False or None, got {shown(helpful)}")
+        if note is not None:
+            from .growth.redact import redact
+
+            note = redact(check_text(note, "note", MAX_USAGE_NOTE_CHARS).strip()).text[:MAX_USAGE_NOTE_CHARS] or None
         if self.store.get_skill(skill_id) is None:
             raise NotFoundError(f"no skill with id {skill_id!r}")
-        self.store.record_usage([skill_id], helpful)
+        self.store.record_usage([skill_id], helpful, note)
         if self.mode == "human":
             self._promote(only=[skill_id])
 
     def usage(self, skill_id: str) -> dict:
-        """Return ``{"uses", "helpful", "unhelpful", "last_used", "by_agents"}`` for a skill.
+        """Return ``{"uses", "helpful", "unhelpful", "last_used", "by_agents", "notes"}`` for a skill.
 
         The counts include what agents reported; ``by_agents`` (``{"uses", "helpful",
         "unhelpful"}``) is that part. It is advisory and never counts toward
-        auto-promotion unless ``auto_promote["trust_agents"]`` is set.
+        auto-promotion unless ``auto_promote["trust_agents"]`` is set. ``notes`` are the
+        latest 20 notes given with :meth:`record_usage`, newest first
+        (``{"at", "actor", "helpful", "note"}``).
         """
         skill_id = validate_id(skill_id, "skill_id")
         return self.store.usage_of(skill_id)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from ..growth.conversation import MAX_INPUT_CHARS, MAX_MESSAGES
 from ..growth.knowledge import MAX_DEPENDENCIES, MAX_FIELD_CHARS, MAX_TITLE_CHARS
 from ..manager import MAX_QUERY_CHARS
+from ..store.migrations import MAX_USAGE_NOTE_CHARS
 from .library import AgentLibrary
 from .render import canonical_markdown
 
@@ -25,7 +26,6 @@ MIN_BUDGET, MAX_TOOL_BUDGET = 100, 32_000
 MAX_TOOL_K = 50
 MAX_ID_CHARS = 200
 MAX_PATH_CHARS = 1_000
-MAX_NOTE_CHARS = 1_000
 MAX_MESSAGE_CHARS = 1_000_000
 
 NOTHING_FOUND = (
@@ -183,7 +183,7 @@ def add_tools(server: MCPServer, library: AgentLibrary) -> None:
     async def report_outcome(
         skill_id: SkillId,
         helpful: Annotated[bool, Field(description="True if the skill helped, false if it was wrong or misleading.")],
-        note: Annotated[str, Field(max_length=MAX_NOTE_CHARS,
+        note: Annotated[str, Field(max_length=MAX_USAGE_NOTE_CHARS,
                                    description="What was right or wrong, in a sentence or two.")] = "",
     ) -> str:
         await library.call(lambda sm: sm.record_usage(skill_id, helpful, note=note or None))

@@ -11,7 +11,8 @@ An agent-mode store holds two connections:
   counts). Its authorizer allows exactly the writes in :data:`AGENT_WRITES`; TEMP
   triggers check the rows, which an authorizer cannot see: a skill row may only be a
   draft written by an agent, chunks and draft vectors only belong to drafts, version
-  snapshots only of drafts and never replaced, audit rows only as actor ``agent``.
+  snapshots only of drafts and never replaced, audit rows and usage notes only as actor
+  ``agent`` (never edited or deleted).
   ``recursive_triggers`` is on, so the rows that ``REPLACE`` deletes fire the delete
   triggers too.
 
@@ -68,6 +69,7 @@ _TRIGGERS = [
     ("audit_insert", "INSERT ON audit_log", f"NEW.actor != '{AGENT_ACTOR}'"),
     ("audit_delete", "DELETE ON audit_log", "1"),
     ("agent_usage_delete", "DELETE ON agent_usage", "1"),
+    ("usage_notes_insert", "INSERT ON usage_notes", f"NEW.actor != '{AGENT_ACTOR}'"),
 ]
 
 
@@ -81,6 +83,7 @@ def _agent_writes(m: ModuleType) -> dict[str, frozenset[int]]:
         "skill_versions": frozenset({insert}),
         "audit_log": frozenset({insert}),
         "agent_usage": frozenset({insert, update}),
+        "usage_notes": frozenset({insert}),
     }
 
 

@@ -15,6 +15,9 @@ from ..errors import LegacyDatabaseError, SchemaVersionError
 from .db_errors import rollback, translate
 from .legacy import LEGACY_RELEASE, is_legacy
 
+#: Longest usage note (characters); a released migration's bound, never change it.
+MAX_USAGE_NOTE_CHARS = 1_000
+
 
 def _usage_table(name: str) -> str:
     """The statement creating a usage-count table (the human and the agent counts)."""
@@ -186,8 +189,25 @@ def _m005_embedding_cache(conn: sqlite3.Connection) -> None:
     )
 
 
+def _m006_usage_notes(conn: sqlite3.Connection) -> None:
+    # What a user of a skill said about it (e.g. an agent's report_outcome over MCP):
+    # advisory text for reviewers, bounded here and redacted before it is stored.
+    conn.execute(
+        f"""CREATE TABLE usage_notes (
+            id INTEGER PRIMARY KEY,
+            skill_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            helpful INTEGER,
+            note TEXT NOT NULL CHECK (length(note) BETWEEN 1 AND {MAX_USAGE_NOTE_CHARS})
+        )"""
+    )
+    conn.execute("CREATE INDEX usage_notes_by_skill ON usage_notes(skill_id, id)")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m001_initial, _m002_review, _m003_agent_boundary, _m004_skill_cards, _m005_embedding_cache,
+    _m006_usage_notes,
 ]
 
 

@@ -57,16 +57,17 @@ class ReviewRecords:
             )
         ]
 
-    def record_usage(self, skill_ids: list[str], helpful: Optional[bool] = None) -> None:
-        """Count one use of each skill (and a helpful/unhelpful vote), in one transaction.
+    def record_usage(self, skill_ids: list[str], helpful: Optional[bool] = None, note: Optional[str] = None) -> None:
+        """Count one use of each skill (and a helpful/unhelpful vote, and a note), in one transaction.
 
         An agent's counts go to ``agent_usage`` through its draft-writing connection:
-        they are advisory and never reach the counts humans' processes keep.
+        they are advisory and never reach the counts humans' processes keep. A ``note``
+        (checked and redacted by the caller) is kept in ``usage_notes`` with the actor.
         """
         if not skill_ids:
             return
         if self.agent and not self._is_draft_writer:
-            self._draft_writer().record_usage(skill_ids, helpful)
+            self._draft_writer().record_usage(skill_ids, helpful, note)
             return
         table = "agent_usage" if self.agent else "usage"
         now = utc_now().isoformat()
@@ -77,10 +78,17 @@ class ReviewRecords:
                      unhelpful = unhelpful + excluded.unhelpful, last_used = excluded.last_used""",
                 [(skill_id, int(helpful is True), int(helpful is False), now) for skill_id in skill_ids],
             )
+            if note:
+                actor = "agent" if self.agent else "human"
+                self.conn.executemany(
+                    "INSERT INTO usage_notes(skill_id, at, actor, helpful, note) VALUES (?,?,?,?,?)",
+                    [(skill_id, now, actor, None if helpful is None else int(helpful), note) for skill_id in skill_ids],
+                )
 
-    def usage_of(self, skill_id: str) -> dict:
+    def usage_of(self, skill_id: str, notes: int = 20) -> dict:
         """Return a skill's usage: ``{"uses", "helpful", "unhelpful", "last_used"}`` counted
-        by everyone, and ``"by_agents"``: the part of it agents reported (zeros if unused)."""
+        by everyone, ``"by_agents"``: the part of it agents reported (zeros if unused), and
+        ``"notes"``: the latest ``notes`` notes, newest first, as ``{"at", "actor", "helpful", "note"}``."""
         counts = {}
         for table in ("usage", "agent_usage"):
             row = self.conn.execute(
@@ -89,9 +97,15 @@ class ReviewRecords:
             counts[table] = row or (0, 0, 0, None)
         human, agent = counts["usage"], counts["agent_usage"]
         last_used = max((value for value in (human[3], agent[3]) if value), default=None)
+        latest = self.conn.execute(
+            "SELECT at, actor, helpful, note FROM usage_notes WHERE skill_id = ? ORDER BY id DESC LIMIT ?",
+            (skill_id, notes),
+        ).fetchall()
         return {
             "uses": human[0] + agent[0], "helpful": human[1] + agent[1], "unhelpful": human[2] + agent[2],
             "last_used": last_used, "by_agents": {"uses": agent[0], "helpful": agent[1], "unhelpful": agent[2]},
+            "notes": [{"at": at, "actor": actor, "helpful": None if helpful is None else bool(helpful), "note": note}
+                      for at, actor, helpful, note in latest],
         }
 
     def skill_ids_untouched_since(self, status: str, cutoff: datetime) -> list[str]:
