@@ -22,9 +22,7 @@ def mcp(
 ) -> None:
     """Serve the library to agents (MCP, always agent mode): find, read and propose skills; no review tools.
 
-    The library, embedder and LLM come from the global options (--db, --embed-model,
-    --llm-model, or their SKILLVAULT_* variables). extract_from_conversation is offered
-    only when an LLM is configured.
+    The library, embedder and LLM come from the global options (--db, --embed-model, --llm-model, or their SKILLVAULT_* variables); extract_from_conversation is offered only when an LLM is configured.
     """
     if find_spec("mcp") is None:  # the SDK is an extra
         fail("the MCP server needs the official MCP SDK; install it with: pip install 'skillvault[mcp]'")

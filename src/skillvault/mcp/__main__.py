@@ -13,7 +13,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run ``skillvault mcp`` with ``argv`` (default: the command line's arguments)."""
     from ..cli.app import app
 
-    app(args=["mcp", *(sys.argv[1:] if argv is None else argv)], prog_name="python -m skillvault.mcp")
+    app(args=["mcp", *(sys.argv[1:] if argv is None else argv)], prog_name="skillvault")
 
 
 if __name__ == "__main__":
