@@ -40,6 +40,20 @@ def test_wal_busy_timeout_and_schema_version(sm):
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
 
 
+def test_every_vector_lookup_by_text_hash_uses_an_index(sm):
+    # A write looks up each text's vector by hash in every table that holds one; a table
+    # scan there read every card vector on every register (found by profiling).
+    sm.register(make_skill("git", ("Rebase", "git rebase main")))
+    lookups = {
+        "chunks": "SELECT pk FROM chunks WHERE embed_hash IN ('a', 'b')",
+        "skill_cards": "SELECT embedding FROM skill_cards WHERE embed_hash IN ('a', 'b') AND embedding IS NOT NULL",
+        "embedding_cache": "SELECT embedding FROM embedding_cache WHERE embed_hash IN ('a', 'b')",
+    }
+    for table, sql in lookups.items():
+        plan = " ".join(row[-1] for row in sm.store.conn.execute("EXPLAIN QUERY PLAN " + sql))
+        assert "USING" in plan and f"SCAN {table}" not in plan, (table, plan)
+
+
 def test_no_silent_fallback_when_sqlite_vec_cannot_load(monkeypatch, db_path):
     import sqlite_vec
 
