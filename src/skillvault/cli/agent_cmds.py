@@ -164,8 +164,7 @@ def extract(
     if _json(ctx, json_):
         output.emit_json({"draft_id": draft_id, "mode": mode, "notes": notes})
     if draft_id is None:
-        reason = notes[-1] if notes else "the LLM found nothing reusable"
-        fail(f"no draft: {reason}", ERROR if failed else NO_DRAFT)
+        fail(notes[-1] if notes else "no draft: the LLM found nothing reusable", ERROR if failed else NO_DRAFT)
     if not _json(ctx, json_):
         for line in notes:
             output.echo(f"note: {line}", err=True)

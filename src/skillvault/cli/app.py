@@ -110,6 +110,8 @@ class _Group(TyperGroup):
                 rest += tail[index:index + step]
             else:
                 step = 2 if _takes_value(globals_, token) else 1
+                if index + step > len(tail):  # hoisted, it would take the command name as its value
+                    ctx.fail(f"Option '{token}' requires an argument.")
                 hoisted += tail[index:index + step]
             index += step
         return args[:position] + hoisted + [args[position]] + rest
