@@ -242,6 +242,26 @@ def test_propose_markdown_on_stdin_as_a_process(sv, tmp_path):
     run(["propose", "-"], tmp_path, input="no title here\n", env=env, code=exit_codes.USAGE)
 
 
+def test_propose_markdown_confidence_and_an_empty_library(sv, tmp_path):
+    (tmp_path / "p.md").write_text("# Cache pip downloads\nUse `pip download -d wheels`.\n## Confidence\n0.6\n")
+    draft_id = json.loads(sv("propose", "--file", "p.md", "--json").stdout)["draft_id"]
+    with library(sv) as sm:
+        assert sm.get(draft_id).confidence == pytest.approx(0.6)
+    (tmp_path / "q.md").write_text("# T\n## Confidence\nhigh\n")
+    assert "## Confidence" in one_error_line(sv("propose", "--file", "q.md", code=exit_codes.USAGE))
+    empty = str(tmp_path / "empty.db")
+    sv("init", "--db", empty)
+    line = one_error_line(sv("propose", "--db", empty, "--title", "T", "--playbook", "p",
+                             code=exit_codes.PERMISSION_DENIED))
+    assert "empty library" in line and "--human" in line
+    assert json.loads(sv("propose", "--db", empty, "--title", "T", "--playbook", "p", "--human", "--json").stdout)
+
+
+def test_agent_listing_drafts_says_what_agents_may_list(sv):
+    line = one_error_line(sv("list", "--status", "draft", "--agent", code=exit_codes.PERMISSION_DENIED))
+    assert "canonical skills only" in line and "SkillManager" not in line
+
+
 # --------------------------------------------------------------------------- extract
 
 

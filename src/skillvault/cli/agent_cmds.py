@@ -20,7 +20,7 @@ from . import output
 from .common import JsonOption
 from .common import settings_of as _settings
 from .common import wants_json as _json
-from .errors import ERROR, NO_DRAFT, USAGE, fail, fields_named
+from .errors import ERROR, NO_DRAFT, PERMISSION_DENIED, USAGE, fail, fields_named
 from .proposal import FIELDS, read_proposal
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -40,6 +40,14 @@ def _open(ctx: typer.Context, human: bool) -> "SkillManager":
     if human and settings.agent:
         fail("--agent and --human contradict each other; give one", USAGE)
     return dataclasses.replace(settings, agent=not human).open()
+
+
+def _check_agent_can_write(sm: "SkillManager") -> None:
+    # The first vectors of a library create its vector table, which the agent's guarded
+    # connection may not do: say so instead of the guard's "not authorized".
+    if sm.mode == "agent" and sm.stats()["embedder"]["dim"] is None:
+        fail("an agent cannot write the first skill of an empty library: add or import a skill first "
+             "(`skillvault add` / `skillvault import`), or pass --human", PERMISSION_DENIED)
 
 
 @contextmanager
@@ -106,6 +114,7 @@ def propose(
             fail(f"a proposal needs {FIELDS[field].option} (or {FIELDS[field].section} in a document); "
                  "see `skillvault propose --help`", USAGE)
     with _library_log() as log, fields_named(names), _open(ctx, human) as sm:
+        _check_agent_can_write(sm)
         draft_id = sm.propose(**fields)
         mode = sm.mode
     notes = [record.getMessage() for record in log]
@@ -157,6 +166,7 @@ def extract(
     text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
     conversation = _conversation(text, format_.value, where)
     with _library_log() as log, fields_named({"messages": where}), _open(ctx, human) as sm:
+        _check_agent_can_write(sm)
         draft_id = sm.extract(conversation)
         mode = sm.mode
     notes = [record.getMessage() for record in log]

@@ -73,6 +73,8 @@ def cli_message(exc: BaseException, command: Optional[str], settings: Any) -> Op
     from ..errors import SkillPermissionError, ValidationError
 
     if isinstance(exc, SkillPermissionError) and exc.action is not None:
+        if command == "list":
+            return "agent mode (--agent) lists canonical skills only: leave out --status, or run it without --agent"
         return (f"`skillvault {command or exc.action}` is not allowed in agent mode (--agent): agents may query "
                 "and read canonical skills, propose, extract and vote. Run it without --agent")
     if isinstance(exc, ValidationError) and exc.field in CONFIG_OPTIONS:

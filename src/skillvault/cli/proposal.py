@@ -14,6 +14,8 @@ Markdown::
     - a-canonical-skill-id
     ## Tags
     - label
+    ## Confidence
+    0.8
 
 Text between the title and the first section is the playbook when there is no
 ``## Playbook`` section. Section names are matched case-insensitively; ``##`` lines
@@ -47,7 +49,8 @@ FIELDS = {
     "confidence": Field("--confidence", "## Confidence", "confidence"),
 }
 _SECTIONS = {"playbook": "playbook", "examples": "examples", "when to use": "when_to_use",
-             "depends on": "dependencies", "dependencies": "dependencies", "tags": "tags"}
+             "depends on": "dependencies", "dependencies": "dependencies", "tags": "tags",
+             "confidence": "confidence"}
 _LIST_FIELDS = ("dependencies", "tags")
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
 
@@ -102,7 +105,8 @@ def _read_markdown(text: str, where: str) -> tuple[dict[str, Any], dict[str, str
             name = heading.group(1).strip().lower().rstrip(":")
             if name not in _SECTIONS:
                 fail(f"{where}: unknown section '## {heading.group(1).strip()}'; the sections are ## Playbook, "
-                     "## Examples, ## When to use, ## Depends on, ## Tags (use ### for headings inside one)", USAGE)
+                     "## Examples, ## When to use, ## Depends on, ## Tags, ## Confidence "
+                     "(use ### for headings inside one)", USAGE)
             current, body = _SECTIONS[name], []
             if current in sections:
                 fail(f"{where}: section '## {heading.group(1).strip()}' appears twice", USAGE)
@@ -119,6 +123,11 @@ def _read_markdown(text: str, where: str) -> tuple[dict[str, Any], dict[str, str
         if field in _LIST_FIELDS:
             items = [re.sub(r"^\s*[-*+]\s+", "", line).strip() for line in content.splitlines()]
             fields[field] = [piece.strip() for part in items for piece in part.split(",") if piece.strip()]
+        elif field == "confidence":
+            try:
+                fields[field] = float(content)
+            except ValueError:
+                fail(f"{where}: ## Confidence must be a number from 0 to 1, got {content[:40]!r}", USAGE)
         else:
             fields[field] = content
         names[field] = f"{where}: {FIELDS[field].section}"
