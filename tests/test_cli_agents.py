@@ -76,6 +76,9 @@ def test_global_options_after_the_command(sv, tmp_path):
     assert json.loads(sv("--db", str(other), "list", "--json").stdout) == []
     # the same option before and after: the later one wins, as click does for repeated options
     assert json.loads(sv("--db", str(other), "list", "--db", db, "--json").stdout)
+    # a command's short option with its value attached, and a command option's separate value
+    assert len(json.loads(sv("search-skills", "React hooks", "-k1", "--db", db, "--json").stdout)) == 1
+    assert "-k" in sv("search-skills", "React hooks", "-k", "0", "--json", "--db", db, code=exit_codes.USAGE).stderr
     # a global value option with nothing after it is a usage error, not a silent default
     result = sv("list", "--db", code=exit_codes.USAGE)
     assert "--db" in result.stderr
@@ -358,6 +361,13 @@ except SystemExit:
 print("LOADED", " ".join(sorted(m for m in ("rich", "pydantic", "skillvault.models", "skillvault.manager",
       "numpy", "lazy_probe_cmd") if m in sys.modules)), file=sys.stderr)
 """
+
+
+def test_cli_limits_match_the_library():
+    from skillvault.cli import common
+    from skillvault.models import MAX_VERSION
+
+    assert common.MAX_VERSION == MAX_VERSION
 
 
 def test_help_imports_neither_rich_nor_the_library():
