@@ -75,17 +75,17 @@ def _library_log() -> Iterator[list[logging.LogRecord]]:
 def propose(
     ctx: typer.Context,
     source: Optional[str] = typer.Argument(
-        None, metavar="[-]", help="-: read the proposal (a JSON object or a markdown document) from stdin."),
+        None, metavar="-", help="-: read the proposal (a JSON object or a markdown document) from stdin."),
     file: Optional[Path] = typer.Option(None, "--file", "-f", metavar="FILE",
                                         help="Read the proposal from a JSON (.json) or markdown file."),
-    title: Optional[str] = typer.Option(None, "--title", help="One line, at most 80 characters."),
-    playbook: Optional[str] = typer.Option(None, "--playbook", help="The steps (markdown)."),
-    examples: Optional[str] = typer.Option(None, "--examples", help="Worked examples (markdown)."),
-    when_to_use: Optional[str] = typer.Option(None, "--when-to-use", help="When an agent should use it."),
+    title: Optional[str] = typer.Option(None, "--title", metavar="TEXT", help="One line, at most 80 characters."),
+    playbook: Optional[str] = typer.Option(None, "--playbook", metavar="MARKDOWN", help="The steps (markdown)."),
+    examples: Optional[str] = typer.Option(None, "--examples", metavar="MARKDOWN", help="Worked examples (markdown)."),
+    when_to_use: Optional[str] = typer.Option(None, "--when-to-use", metavar="MARKDOWN", help="When an agent should use it."),
     depends_on: Optional[list[str]] = typer.Option(None, "--depends-on", metavar="ID",
                                                    help="A canonical skill this builds on (repeatable)."),
-    tag: Optional[list[str]] = typer.Option(None, "--tag", help="A label (repeatable)."),
-    confidence: Optional[float] = typer.Option(None, "--confidence", min=0.0, max=1.0,
+    tag: Optional[list[str]] = typer.Option(None, "--tag", metavar="TAG", help="A label (repeatable)."),
+    confidence: Optional[float] = typer.Option(None, "--confidence", min=0.0, max=1.0, metavar="0..1",
                                                help="0..1 (default: estimated from the content)."),
     human: bool = HumanOption,
     json_: bool = JsonOption,
@@ -95,7 +95,7 @@ def propose(
     (`-`) or --file. Options override the document's fields. Prints the draft id."""
     if source is not None and source != "-":
         raise typer.BadParameter(f"expected - (stdin) or nothing, got {source!r}; for a file use --file",
-                                 param_hint="[-]")
+                                 param_hint="-")
     if source == "-" and file is not None:
         raise typer.BadParameter("read from stdin (-) or --file, not both", param_hint="--file")
     fields: dict[str, Any] = {}
