@@ -111,15 +111,18 @@ def test_command_json_and_agent_flag_after_the_command(sv):
 # --------------------------------------------------------------------------- --json everywhere or refused
 
 
-def test_every_command_but_review_has_json_and_review_refuses_it(sv):
+def test_every_command_but_review_and_mcp_has_json_and_they_refuse_it(sv):
     group = get_command(app)
-    names = group.list_commands(None)
-    without = [name for name in names
-               if "--json" not in {opt for p in group.get_command(None, name).params for opt in getattr(p, "opts", [])}]
-    assert without == ["review"]
-    result = sv("--json", "review", code=exit_codes.USAGE)
-    assert "no JSON output" in result.stderr
+    without = []
+    for name in group.list_commands(None):
+        command = group._loaded(None, name)  # lazy commands (sync, mcp) too
+        if "--json" not in {opt for p in command.params for opt in getattr(p, "opts", [])}:
+            without.append(name)
+    assert sorted(without) == ["mcp", "review"]  # interactive review; a server
+    for name in without:
+        assert "no JSON output" in sv("--json", name, code=exit_codes.USAGE).stderr
     sv("review", "--json", code=exit_codes.USAGE)  # hoisted: the same refusal
+    sv("mcp", "--json", code=exit_codes.USAGE)
 
 
 def test_json_results_of_write_commands(sv, tmp_path):
@@ -169,11 +172,15 @@ def test_vote_is_an_agent_report_unless_human(sv):
     result = json.loads(sv("vote", "git-rebase", "--helpful", "--json").stdout)
     assert result["mode"] == "agent" and result["helpful"] is True
     assert result["usage"]["helpful"] == 1 and result["usage"]["by_agents"]["helpful"] == 1
+    noted = json.loads(sv("vote", "git-rebase", "--helpful", "--note", "worked; token sk-live-4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c",
+                          "--json").stdout)
+    assert noted["usage"]["notes"][0]["note"].startswith("worked") and "sk-live" not in json.dumps(noted)
+    assert "--note" in one_error_line(sv("vote", "git-rebase", "--helpful", "--note", "x" * 2000, code=exit_codes.ERROR))
     out = sv("vote", "git-rebase", "--unhelpful", "--human").stdout
     assert "unhelpful vote for git-rebase" in out
     with library(sv) as sm:
         usage = sm.usage("git-rebase")
-    assert (usage["uses"], usage["unhelpful"], usage["by_agents"]["unhelpful"]) == (2, 1, 0)
+    assert (usage["uses"], usage["unhelpful"], usage["by_agents"]["unhelpful"]) == (3, 1, 0)
     sv("vote", "git-rebase", code=exit_codes.USAGE)  # neither --helpful nor --unhelpful
     sv("vote", "no-such-skill", "--helpful", code=exit_codes.NOT_FOUND)
     sv("--agent", "vote", "git-rebase", "--helpful", "--human", code=exit_codes.USAGE)  # contradiction

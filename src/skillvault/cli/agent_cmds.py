@@ -186,14 +186,16 @@ def vote(
     ctx: typer.Context,
     skill_id: str = typer.Argument(..., metavar="ID", help="The skill (or draft) that was used."),
     helpful: Optional[bool] = typer.Option(None, "--helpful/--unhelpful", help="Whether it helped (one is required)."),
+    note: Optional[str] = typer.Option(None, "--note", metavar="TEXT",
+                                       help="What was right or wrong (at most 1000 characters; secrets are redacted)."),
     human: bool = HumanOption,
     json_: bool = JsonOption,
 ) -> None:
-    """Record that a skill was used and whether it helped (an agent's vote is advisory)."""
+    """Record that a skill was used, whether it helped and optionally why (an agent's vote is advisory)."""
     if helpful is None:
         raise typer.BadParameter("say whether the skill helped: --helpful or --unhelpful", param_hint="--helpful")
-    with _open(ctx, human) as sm:
-        sm.record_usage(skill_id, helpful)
+    with fields_named({"note": "--note"}), _open(ctx, human) as sm:
+        sm.record_usage(skill_id, helpful, note=note)
         usage = sm.usage(skill_id)
         mode = sm.mode
     if _json(ctx, json_):
