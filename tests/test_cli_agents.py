@@ -267,6 +267,16 @@ def test_propose_markdown_confidence_and_an_empty_library(sv, tmp_path):
     assert json.loads(sv("propose", "--db", empty, "--title", "T", "--playbook", "p", "--human", "--json").stdout)
 
 
+def test_agent_refusals_name_the_command_not_python(sv, tmp_path):
+    (tmp_path / "r.json").write_text(json.dumps({"id": "x", "name": "X", "chunks": [{"id": "x::a", "content": "a"}]}))
+    for args in (("approve", sv.drafts["new"]), ("review-queue",), ("reject", sv.drafts["new"], "--reason", "x"),
+                 ("export", "git-rebase", "out.json"), ("import", "r.json"), ("reindex",), ("history", "git-rebase"),
+                 ("rollback", "git-rebase", "1"), ("backup", "copy.db"), ("lint",)):
+        line = one_error_line(sv("--agent", *args, code=exit_codes.PERMISSION_DENIED))
+        assert f"`skillvault {args[0]}` is not allowed in agent mode" in line, line
+        assert "SkillManager" not in line and "mode=" not in line and "import_" not in line
+
+
 def test_agent_listing_drafts_says_what_agents_may_list(sv):
     line = one_error_line(sv("list", "--status", "draft", "--agent", code=exit_codes.PERMISSION_DENIED))
     assert "canonical skills only" in line and "SkillManager" not in line
