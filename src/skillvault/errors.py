@@ -42,7 +42,16 @@ class NotFoundError(SkillVaultError, KeyError):
 
 
 class SkillPermissionError(SkillVaultError, PermissionError):
-    """The operation is not allowed in the current mode (e.g. agent mode)."""
+    """The operation is not allowed in the current mode (e.g. agent mode).
+
+    Attributes:
+        action: the SkillManager call that agent mode refused (e.g. ``"approve"``), or
+            None when the refusal has another cause (a read-only file, the SQLite guard).
+    """
+
+    def __init__(self, message: str, action: str | None = None):
+        super().__init__(message)
+        self.action = action
 
 
 class EmbeddingError(SkillVaultError, ValueError):

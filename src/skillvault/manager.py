@@ -157,7 +157,8 @@ class SkillManager:
         if self.mode == "agent":
             raise SkillPermissionError(
                 f"{action} is not allowed in agent mode; agents may query skills and write drafts. "
-                "Open SkillManager(..., mode='human') for this."
+                "Open SkillManager(..., mode='human') for this.",
+                action=action,
             )
 
     # ------------------------------------------------------------------ skills

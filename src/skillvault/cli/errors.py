@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
-from typing import Iterator, NoReturn
+from typing import Any, Iterator, NoReturn, Optional
 
 import typer
 
@@ -19,6 +19,7 @@ ERROR = 1
 USAGE = 2  # click's own code for usage errors
 NOT_FOUND = 3
 PERMISSION_DENIED = 4
+NO_DRAFT = 5  # extract: the LLM found nothing reusable (or not confident enough)
 INTERRUPTED = 130
 
 
@@ -50,9 +51,70 @@ def exit_code_for(exc: BaseException) -> int | None:
     return None
 
 
-def message_for(exc: BaseException) -> str:
-    """Return the one-line message shown for a user error."""
-    if isinstance(exc, OSError) and exc.strerror:
+#: What the command line calls the keys of the ``embed_config`` / ``llm_config`` it builds.
+CONFIG_OPTIONS = {
+    "embed_config.model": "--embed-model (SKILLVAULT_EMBED_MODEL)",
+    "embed_config.base_url": "--embed-base-url (SKILLVAULT_EMBED_BASE_URL)",
+    "embed_config.dimensions": "--embed-dimensions (SKILLVAULT_EMBED_DIMENSIONS)",
+    "embed_config.api_key": "SKILLVAULT_EMBED_API_KEY",
+    "llm_config.model": "--llm-model (SKILLVAULT_LLM_MODEL)",
+    "llm_config.provider": "--llm-provider (SKILLVAULT_LLM_PROVIDER)",
+    "llm_config.base_url": "--llm-base-url (SKILLVAULT_LLM_BASE_URL)",
+    "llm_config.api_key": "SKILLVAULT_LLM_API_KEY",
+}
+PROVIDER_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+
+
+def cli_message(exc: BaseException, command: Optional[str], settings: Any) -> Optional[str]:
+    """Say a library error in the command line's terms, from its structured fields.
+
+    Returns None when the library's own message already fits.
+    """
+    from ..errors import SkillPermissionError, ValidationError
+
+    if isinstance(exc, SkillPermissionError) and exc.action is not None:
+        if command == "list":
+            return "agent mode (--agent) lists canonical skills only: leave out --status, or run it without --agent"
+        return (f"`skillvault {command or exc.action}` is not allowed in agent mode (--agent): agents may query "
+                "and read canonical skills, propose, extract and vote. Run it without --agent")
+    if isinstance(exc, ValidationError) and exc.field in CONFIG_OPTIONS:
+        if exc.field.endswith("api_key"):
+            if exc.field.startswith("embed"):
+                return ("no API key for --embed-model: set SKILLVAULT_EMBED_API_KEY (or OPENAI_API_KEY); "
+                        'a local OpenAI-compatible server accepts any placeholder, e.g. "none"')
+            provider = getattr(settings, "llm_provider", "openai")
+            return (f"no API key for --llm-model: set SKILLVAULT_LLM_API_KEY (or {PROVIDER_KEY_ENV[provider]}); "
+                    'a local OpenAI-compatible server accepts any placeholder, e.g. "none"')
+        return f"{CONFIG_OPTIONS[exc.field]}: {exc.message}"
+    return None
+
+
+@contextmanager
+def fields_named(names: dict[str, str]) -> Iterator[None]:
+    """Inside the block, a ValidationError on one of ``names``' fields (or an item of it,
+    e.g. ``dependencies[1]``) is re-raised naming the field as the user gave it.
+
+    Args:
+        names: field -> its spelling, e.g. ``{"when_to_use": "--when-to-use"}``.
+    """
+    from ..errors import ValidationError
+
+    try:
+        yield
+    except ValidationError as exc:
+        base, _, rest = exc.field.partition("[")
+        if base not in names:
+            raise
+        where = names[base] + (f" (item {int(rest.split(']')[0]) + 1})" if rest[:1].isdigit() else "")
+        raise CliError(f"{where}: {exc.message}") from exc
+
+
+def message_for(exc: BaseException, command: Optional[str] = None, settings: Any = None) -> str:
+    """Return the one-line message shown for a user error (``command``: the subcommand run)."""
+    translated = cli_message(exc, command, settings)
+    if translated is not None:
+        text = translated
+    elif isinstance(exc, OSError) and exc.strerror:
         where = f": {exc.filename}" if exc.filename else ""
         text = f"{exc.strerror}{where}"
     else:
@@ -86,6 +148,6 @@ def user_errors(ctx: typer.Context) -> Iterator[None]:
         code = exit_code_for(exc)  # None for usage errors, typer.Exit and bugs: re-raised
         if code is None:
             raise
-        print_error(message_for(exc))
+        print_error(message_for(exc, ctx.invoked_subcommand, ctx.obj))
         sys.stderr.flush()
         ctx.exit(code)
