@@ -157,3 +157,20 @@ def test_words_inside_a_bundled_reference_surface_the_skill_and_name_the_file(sm
     assert sm.store.conn.execute("SELECT COUNT(*) FROM file_fts").fetchone()[0] == 1  # filtered by status
     sm.register(described("k8s-debug", "Diagnose pods", ("Logs", "kubectl logs")))
     assert sm.store.conn.execute("SELECT COUNT(*) FROM file_fts").fetchone()[0] == 0
+
+
+def test_focus_ranks_only_the_skills_with_hits_and_says_what_it_did_not_search(sm):
+    from skillvault.retrieval.relevance import RelevanceFloor
+    from skillvault.retrieval.skills import rank_skills
+
+    sm.register(K8S)
+    sm.register(BREAD)
+    text = "liveness probes restart containers"
+    vector = sm.embeddings.embed_query(text)
+    floor = RelevanceFloor.calibrate(vector, sm.embeddings.null_vectors())
+    everything = rank_skills(sm.store, vector, text, floor, ("canonical",))
+    assert {h.id for h in everything} >= {"k8s-debug"}
+    [focused] = rank_skills(sm.store, vector, text, floor, ("canonical",), among={"k8s-debug"})
+    assert focused.id == "k8s-debug" and focused.files == []
+    assert "bundled file words BM25: not searched" in focused.why
+    assert "bundled file words BM25: not searched" not in everything[0].why

@@ -31,3 +31,12 @@ def resemblance(a: frozenset, b: frozenset) -> float:
     if not a or not b:
         return 0.0
     return len(a & b) / len(a | b)
+
+
+def copies(a: frozenset, b: frozenset) -> float:
+    """:func:`resemblance` when it can reach :data:`NEAR_DUPLICATE`, else 0 (sets whose
+    sizes differ more than that are not intersected: Jaccard <= smaller / larger)."""
+    small, large = sorted((len(a), len(b)))
+    if not small or small < NEAR_DUPLICATE * large:
+        return 0.0
+    return resemblance(a, b)

@@ -11,7 +11,7 @@ from .pack import Packing, pack
 from .relevance import RelevanceFloor
 from .search import CANDIDATES, SERVED_STATUSES, Hit, chunk_candidates, hybrid_search
 from .focus import focus
-from .skills import CHUNK_CANDIDATES, SkillHit, rank_skills
+from .skills import SkillHit, rank_skills
 
 
 class Retriever:
@@ -56,11 +56,14 @@ class Retriever:
         if vector is None:
             return pack(self.store, [], budget)
         with self.store.snapshot():
-            # One run of the chunk retrievers, deep enough for the skill ranking too.
-            found = chunk_candidates(self.store, vector, text, CHUNK_CANDIDATES, SERVED_STATUSES)
+            # The chunk retrievers run once; focus then weighs only the skills that have a
+            # relevant hit (ranking every skill cost more than the rest of the query).
+            found = chunk_candidates(self.store, vector, text, CANDIDATES, SERVED_STATUSES)
             hits = hybrid_search(self.store, vector, text, floor, SERVED_STATUSES, CANDIDATES, found=found)
-            if any(hit.relevant for hit in hits):
-                skills = rank_skills(self.store, vector, text, floor, SERVED_STATUSES, self._embed_cards, found_chunks=found)
+            with_hits = {hit.skill_id for hit in hits if hit.relevant}
+            if with_hits:
+                skills = rank_skills(self.store, vector, text, floor, SERVED_STATUSES, self._embed_cards,
+                                     found_chunks=found, among=with_hits)
                 focus(hits, skills, floor)
             return pack(self.store, hits, budget)
 

@@ -19,7 +19,7 @@ from typing import Optional
 
 from ..store import SQLiteStore, StoredChunk
 from ..tokens import count_tokens
-from .duplicates import NEAR_DUPLICATE, resemblance, shingles
+from .duplicates import NEAR_DUPLICATE, copies, shingles
 from .render import SEPARATOR_TOKENS, block_overhead_tokens, render_blocks
 from .search import SERVED_STATUSES, Hit
 
@@ -139,7 +139,7 @@ def pack(
         if candidate.score is not None:  # a search hit (required chunks and dependencies are kept)
             words = shingles(stored.chunk.content)
             copy_of = next(((chunk_id, share) for chunk_id, other in packed_hits
-                            if (share := resemblance(words, other)) >= NEAR_DUPLICATE), None)
+                            if (share := copies(words, other)) >= NEAR_DUPLICATE), None)
             if copy_of is not None:
                 decisions.append(_decision(stored, False, f"{candidate.reason}; near-duplicate of {copy_of[0]} "
                                            f"({copy_of[1]:.0%} of word sequences shared)", candidate.score))

@@ -84,6 +84,7 @@ def rank_skills(
     weights: Optional[dict[str, float]] = None,
     limit: int = 100,
     found_chunks: Optional[Candidates] = None,
+    among: Optional[set[str]] = None,
 ) -> list[SkillHit]:
     """Return up to ``limit`` skills found by any signal, best first (relevant ones before the rest).
 
@@ -97,7 +98,10 @@ def rank_skills(
         weights: signal weights (default :data:`SIGNAL_WEIGHTS`).
         limit: how many skills to return at most.
         found_chunks: the chunk retrievers' results when already run
-            (:data:`CHUNK_CANDIDATES` deep).
+            (:data:`CHUNK_CANDIDATES` deep, or as deep as the caller's question needs).
+        among: rank only these skills (each signal is then calibrated among them: a
+            word score is divided by the best of these skills', not the library's);
+            bundled files are then not searched (``why`` says so).
     """
     weights = SIGNAL_WEIGHTS if weights is None else weights
     signals: dict[str, list[tuple[str, float]]] = {}
@@ -108,7 +112,12 @@ def rank_skills(
         for (index, _text), vector in zip(missing, vectors):
             matrix[index] = vector
         missing.clear()
-    if ids:
+    if ids and among is not None:
+        rows = [index for index, skill_id in enumerate(ids) if skill_id in among]
+        sims = matrix[rows] @ query_vector
+        ranked_rows = sorted(zip(rows, sims.tolist()), key=lambda row: -row[1])
+        signals["card"] = [(ids[row], sim) for row, sim in ranked_rows if np.any(matrix[row])]
+    elif ids:
         sims = matrix @ query_vector
         order = np.argsort(-sims, kind="stable")
         # The best cards only: every skill would otherwise be found, fused and explained
@@ -122,12 +131,16 @@ def rank_skills(
     signals["chunk_words"] = _best_per_skill(lexical_hits, owner, None)
     signals["card_words"] = store.card_lexical_search(match, CHUNK_CANDIDATES, statuses, CARD_FIELD_WEIGHTS)
     files: dict[str, list[str]] = {}
-    file_best: list[tuple[str, float]] = []
-    for skill_id, path, value in store.file_lexical_search(match, CHUNK_CANDIDATES, statuses):
-        if skill_id not in files:
-            file_best.append((skill_id, value))
-        files.setdefault(skill_id, []).append(path)
-    signals["file_words"] = file_best
+    if among is None:  # weighted 0.02, and the costliest search on libraries bundling large references
+        file_best: list[tuple[str, float]] = []
+        for skill_id, path, value in store.file_lexical_search(match, CHUNK_CANDIDATES, statuses):
+            if skill_id not in files:
+                file_best.append((skill_id, value))
+            files.setdefault(skill_id, []).append(path)
+        signals["file_words"] = file_best
+    if among is not None:
+        signals = {name: [(skill_id, value) for skill_id, value in ranked if skill_id in among]
+                   for name, ranked in signals.items()}
     found: dict[str, dict[str, tuple[float, int]]] = {}
     for name, ranked in signals.items():
         for rank, (skill_id, value) in enumerate(ranked, start=1):
@@ -151,7 +164,7 @@ def rank_skills(
         name, description = cards.get(skill_id, (skill_id, ""))
         hit = SkillHit(skill_id, name, description, score, relevant, got, best_chunk.get(skill_id))
         hit.files = files.get(skill_id, [])[:3]
-        hit.why = explain_signals(got, weights)
+        hit.why = explain_signals(got, weights, set(signals))
         if hit.files:
             hit.why += f"; matching files: {', '.join(hit.files)}"
         hits.append(hit)
@@ -208,14 +221,19 @@ def _best_per_skill(
     return result
 
 
-def explain_signals(got: dict[str, tuple[float, int]], weights: dict[str, float]) -> str:
-    """One line naming each signal's value and rank (and the signals that missed)."""
+def explain_signals(
+    got: dict[str, tuple[float, int]], weights: dict[str, float], searched: Optional[set[str]] = None
+) -> str:
+    """One line naming each signal's value and rank, the signals that missed, and those
+    not searched (``searched``: the signals that ran; None means all)."""
     parts = []
     for name, label in SIGNAL_LABELS.items():
         if name in got:
             value, rank = got[name]
             weight = f"weight {weights[name]:g}" if weights.get(name) else "not weighted"
             parts.append(f"{label} {value:.3f} (#{rank}, {weight})")
+        elif searched is not None and name not in searched:
+            parts.append(f"{label}: not searched")
         else:
             parts.append(f"{label}: no match")
     return "; ".join(parts)
