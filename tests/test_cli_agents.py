@@ -259,12 +259,16 @@ def test_propose_markdown_confidence_and_an_empty_library(sv, tmp_path):
         assert sm.get(draft_id).confidence == pytest.approx(0.6)
     (tmp_path / "q.md").write_text("# T\n## Confidence\nhigh\n")
     assert "## Confidence" in one_error_line(sv("propose", "--file", "q.md", code=exit_codes.USAGE))
+    bare = str(tmp_path / "bare.db")
+    SkillManager(bare, embed_config=sv.config).close()  # created in Python, never written to
+    line = one_error_line(sv("propose", "--db", bare, "--title", "T", "--playbook", "p",
+                             code=exit_codes.PERMISSION_DENIED))
+    assert "empty library" in line and "skillvault init" in line and "--human" in line
+    sv("init", "--db", bare)  # records the embedder: agents can add drafts from now on
+    assert json.loads(sv("propose", "--db", bare, "--title", "T", "--playbook", "p", "--json").stdout)["draft_id"]
     empty = str(tmp_path / "empty.db")
     sv("init", "--db", empty)
-    line = one_error_line(sv("propose", "--db", empty, "--title", "T", "--playbook", "p",
-                             code=exit_codes.PERMISSION_DENIED))
-    assert "empty library" in line and "--human" in line
-    assert json.loads(sv("propose", "--db", empty, "--title", "T", "--playbook", "p", "--human", "--json").stdout)
+    assert json.loads(sv("propose", "--db", empty, "--title", "T", "--playbook", "p", "--json").stdout)["draft_id"]
 
 
 def test_agent_refusals_name_the_command_not_python(sv, tmp_path):

@@ -102,6 +102,13 @@ def register(store: SQLiteStore, embeddings: EmbeddingService, skill: Skill) -> 
     return ready.id
 
 
+def record_embedder(store: SQLiteStore, embeddings: EmbeddingService) -> None:
+    """Record ``embeddings``' embedder in an empty library (its probe texts are embedded to
+    learn the width and kept, as on a first write). Nothing happens once one is recorded."""
+    if store.embedder_record()[1] is None:
+        store.record_embedder(embeddings.name, int(embeddings.null_vectors().shape[1]))
+
+
 def reindex(store: SQLiteStore, embeddings: EmbeddingService, progress: Optional[Progress] = None) -> int:
     """Re-embed every chunk with ``embeddings``' embedder and record it as the DB's embedder.
 

@@ -46,8 +46,8 @@ def _check_agent_can_write(sm: "SkillManager") -> None:
     # The first vectors of a library create its vector table, which the agent's guarded
     # connection may not do: say so instead of the guard's "not authorized".
     if sm.mode == "agent" and sm.stats()["embedder"]["dim"] is None:
-        fail("an agent cannot write the first skill of an empty library: add or import a skill first "
-             "(`skillvault add` / `skillvault import`), or pass --human", PERMISSION_DENIED)
+        fail("an agent cannot write into an empty library that has no embedder recorded yet: run "
+             "`skillvault init` on it (or add or import a skill), or pass --human", PERMISSION_DENIED)
 
 
 @contextmanager

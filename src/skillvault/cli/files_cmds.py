@@ -19,10 +19,14 @@ commands = typer.Typer()
 
 @commands.command()
 def init(ctx: typer.Context, json_: bool = JsonOption) -> None:
-    """Create an empty library at --db (nothing happens if it exists)."""
+    """Create an empty library at --db, recording its embedder (nothing happens if it exists)."""
     settings = _settings(ctx)
     existed = settings.db.exists()
     with settings.open(create=True) as sm:
+        if sm.mode == "human":
+            from ..library import record_embedder
+
+            record_embedder(sm.store, sm.embeddings)  # so that agents can add drafts to it right away
         stats = sm.stats()
     if _json(ctx, json_):
         output.emit_json({"db": str(settings.db), "created": not existed, "skills": stats["skills"],

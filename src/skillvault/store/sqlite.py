@@ -284,6 +284,13 @@ class SQLiteStore(SearchIndex, ReviewRecords):
         dim = values.get(META_EMBEDDER_DIM)
         return values.get(META_EMBEDDER_NAME), (int(dim) if dim else None)
 
+    def record_embedder(self, name: str, dim: int) -> None:
+        """Make ``name`` (``dim``-wide vectors) the library's embedder if none is recorded yet
+        (an empty library), so that agents, who cannot change the schema, can add drafts."""
+        with self.transaction():
+            if self.embedder_record()[1] is None:
+                self._ensure_vector_table(name, dim)
+
     def _ensure_vector_table(self, name: str, dim: int) -> None:
         recorded_name, recorded_dim = self.embedder_record()
         if recorded_dim is None:
