@@ -64,15 +64,8 @@ class Settings:
             if self.embed_base_url or self.embed_dimensions:
                 fail("--embed-base-url / --embed-dimensions need --embed-model (or SKILLVAULT_EMBED_MODEL)", 2)
             return None
-        config: dict = {"provider": "openai", "model": model}
-        if self.embed_base_url:
-            config["base_url"] = self.embed_base_url
-        if self.embed_dimensions:
-            config["dimensions"] = self.embed_dimensions
-        api_key = os.environ.get(API_KEY_ENV)
-        if api_key:
-            config["api_key"] = api_key
-        return config
+        extra = {"dimensions": self.embed_dimensions} if self.embed_dimensions else {}
+        return _endpoint_config("openai", model, self.embed_base_url, API_KEY_ENV, extra)
 
     def llm_config(self) -> Optional[dict]:
         """Return the ``llm_config`` for SkillManager, or None when no LLM model is set.
@@ -85,13 +78,7 @@ class Settings:
             if self.llm_base_url:
                 fail("--llm-base-url needs --llm-model (or SKILLVAULT_LLM_MODEL)", 2)
             return None
-        config: dict = {"provider": self.llm_provider, "model": model}
-        if self.llm_base_url:
-            config["base_url"] = self.llm_base_url
-        api_key = os.environ.get(LLM_API_KEY_ENV)
-        if api_key:
-            config["api_key"] = api_key
-        return config
+        return _endpoint_config(self.llm_provider, model, self.llm_base_url, LLM_API_KEY_ENV)
 
     def open(self, create: bool = False) -> "SkillManager":
         """Open the library with these settings.
@@ -120,3 +107,14 @@ class Settings:
         if not create and str(self.db) != ":memory:" and not self.db.exists():
             fail(f"no skill library at {self.db}; create one with `skillvault init` "
                  "or point to one with --db PATH / SKILLVAULT_DB")
+
+
+def _endpoint_config(provider: str, model: str, base_url: Optional[str], key_env: str, extra: Optional[dict] = None) -> dict:
+    """An ``embed_config`` / ``llm_config`` dict: the key comes from ``key_env`` when it is set."""
+    config: dict = {"provider": provider, "model": model, **(extra or {})}
+    if base_url:
+        config["base_url"] = base_url
+    api_key = os.environ.get(key_env)
+    if api_key:
+        config["api_key"] = api_key
+    return config
