@@ -13,7 +13,7 @@ import pytest
 from skillvault import SkillManager
 from skillvault.embed import service
 
-from conftest import word_vector
+from conftest import make_skill, word_vector
 
 FIXTURES = Path(__file__).parent / "fixtures" / "agent_skills"
 
@@ -113,3 +113,14 @@ def test_an_agent_cannot_write_the_embedding_cache(db_path, root, embed):
         with pytest.raises(Exception, match="readonly|read-only|not authorized|prohibited"):
             agent.store.conn.execute("INSERT INTO embedding_cache VALUES ('x', x'00', 0)")
     assert cache_rows(db_path) == 0
+
+
+def test_a_json_import_reports_the_same_two_stages(sm, tmp_path):
+    source = tmp_path / "one.json"
+    sm.register(make_skill("git", ("Rebase", "git rebase main keeps history linear")))
+    sm.export("git", source)
+    with SkillManager(str(tmp_path / "other.db"), embed_fn=word_vector) as other:
+        calls: list[tuple[int, int]] = []
+        other.import_(source, progress=lambda done, total: calls.append((done, total)))
+    assert calls[:2] == [(0, 1), (1, 1)]  # reading one file
+    assert calls[2][0] == 0 and calls[-1][0] == calls[-1][1] > 0  # then embedding

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Optional, Union
+from typing import TYPE_CHECKING, Callable, Iterable, Optional, Union
 
 from .errors import ImportFormatError
 from .formats.spec import (
@@ -69,8 +69,8 @@ def read_path(
             does not: the detector runs at about 0.6 MB/s and public collections bundle
             tens of megabytes of references — SKILL.md itself, which becomes the served
             chunks, is always searched).
-        progress: for a folder of skill folders, called as ``progress(done, total)``
-            in folders read (from ``(0, total)``).
+        progress: called as ``progress(done, total)`` in folders read, from
+            ``(0, total)`` (a file counts as one step).
 
     Raises:
         ImportFormatError: when the path as a whole cannot be read (missing, not JSON,
@@ -78,31 +78,46 @@ def read_path(
             :attr:`ReadResult.errors` instead.
     """
     path = Path(path)
-    result = ReadResult()
     if not path.exists():
         raise ImportFormatError(f"{path}: no such file or folder")
     if path.is_dir():
-        from .formats.skill_md import scan_skill_folders
+        return _read_folders(path, bundled_secrets, progress)
+    if progress:
+        progress(0, 1)  # one file: a reading stage of one step, so the stages stay the same
+    result = _read_json(path) if path.suffix.lower() == ".json" else _read_markdown(path)
+    if progress:
+        progress(1, 1)
+    return result
 
-        clean: dict[str, bool] = {}
-        scan = scan_skill_folders(
-            path, lambda skill, skill_md: _folder_secrets(skill, skill_md, clean if bundled_secrets else None), progress
-        )
-        result.errors, result.warnings = scan.errors, scan.warnings
-        result.items = scan.skills
-        result.files = {skill_id: str(skill_md) for skill_id, skill_md in scan.files.items()}
-        return result
-    if path.suffix.lower() == ".json":
-        from .formats.json_format import scan_skills
 
-        skills, errors = scan_skills(path)
-        result.errors = [Finding(ERROR, "invalid-skill", reason, str(path)) for _index, reason in errors]
-        for skill in skills:
-            result.files[skill.id] = str(path)
-            result.items.append((skill, chunk_size_findings(skill, str(path)) + secret_findings(skill, str(path))))
-        return result
+def _read_folders(path: Path, bundled_secrets: bool, progress: Optional[Callable[[int, int], None]]) -> ReadResult:
+    from .formats.skill_md import scan_skill_folders
+
+    clean: dict[str, bool] = {}
+    scan = scan_skill_folders(
+        path, lambda skill, skill_md: _folder_secrets(skill, skill_md, clean if bundled_secrets else None), progress
+    )
+    result = ReadResult(items=scan.skills, errors=scan.errors, warnings=scan.warnings)
+    result.files = {skill_id: str(skill_md) for skill_id, skill_md in scan.files.items()}
+    return result
+
+
+def _read_json(path: Path) -> ReadResult:
+    from .formats.json_format import scan_skills
+
+    result = ReadResult()
+    skills, errors = scan_skills(path)
+    result.errors = [Finding(ERROR, "invalid-skill", reason, str(path)) for _index, reason in errors]
+    for skill in skills:
+        result.files[skill.id] = str(path)
+        result.items.append((skill, chunk_size_findings(skill, str(path)) + secret_findings(skill, str(path))))
+    return result
+
+
+def _read_markdown(path: Path) -> ReadResult:
     from .formats.skill_md import read_skill_markdown
 
+    result = ReadResult()
     try:
         skill = read_skill_markdown(path)
     except ImportFormatError as exc:
