@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .cards import CardFields
+from .stemming import porter_stems
 from .vector_index import VectorMatrix, status_codes
 
 META_INDEX_GENERATION = "index_generation"
@@ -70,13 +71,18 @@ class SearchIndex:
     def term_document_counts(self, terms: list[str]) -> dict[str, int]:
         """Return how many indexed chunks contain each term (terms not indexed are left out).
 
-        Terms are looked up as indexed, i.e. after FTS5's porter stemming; a word whose
-        stem differs ("hooks" → "hook") is simply not found.
+        Terms are stemmed as the index stems them first ("guidance" is counted as
+        "guidanc"); a word FTS5 splits into several tokens has no count.
         """
         if not terms:
             return {}
-        marks = ",".join("?" * len(terms))
-        return dict(self.conn.execute(f"SELECT term, doc FROM temp.chunk_terms WHERE term IN ({marks})", terms).fetchall())
+        stems = porter_stems(self._sql).stems(terms)
+        wanted = sorted({stem for stem in stems.values() if stem is not None})
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        counts = dict(self.conn.execute(f"SELECT term, doc FROM temp.chunk_terms WHERE term IN ({marks})", wanted).fetchall())
+        return {term: counts[stem] for term, stem in stems.items() if stem in counts}
 
     def indexed_chunk_count(self) -> int:
         """Return the number of chunks in the search indexes (non-draft chunks)."""
