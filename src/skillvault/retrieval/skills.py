@@ -113,7 +113,7 @@ def rank_skills(
             matrix[index] = vector
         missing.clear()
     if ids and among is not None:
-        rows = [index for index, skill_id in enumerate(ids) if skill_id in among]
+        rows = store.card_rows(statuses, among)
         sims = matrix[rows] @ query_vector
         ranked_rows = sorted(zip(rows, sims.tolist()), key=lambda row: -row[1])
         signals["card"] = [(ids[row], sim) for row, sim in ranked_rows if np.any(matrix[row])]

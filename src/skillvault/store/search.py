@@ -178,6 +178,15 @@ class SearchIndex:
         self._card_cache = (key, result)
         return result
 
+    def card_rows(self, statuses: tuple[str, ...], skill_ids: set[str]) -> list[int]:
+        """Return the rows of :meth:`card_vectors` that hold these skills' cards."""
+        ids = self.card_vectors(statuses)[0]
+        cached = getattr(self, "_card_row_cache", None)
+        if cached is None or cached[0] is not ids:
+            cached = self._card_row_cache = (ids, {skill_id: row for row, skill_id in enumerate(ids)})
+        row_of = cached[1]
+        return [row_of[skill_id] for skill_id in skill_ids if skill_id in row_of]
+
     def card_lexical_search(
         self, match: str, k: int, statuses: tuple[str, ...], weights: tuple[float, float, float, float, float]
     ) -> list[tuple[str, float]]:
