@@ -105,17 +105,16 @@ def rank_skills(
     """
     weights = SIGNAL_WEIGHTS if weights is None else weights
     signals: dict[str, list[tuple[str, float]]] = {}
-    # Card cosine over every card.
-    ids, matrix, missing = store.card_vectors(statuses)
+    # Card cosine over every card (or the named ones).
+    ids, matrix, missing = store.card_vectors(statuses, among)
     if missing and embed_texts is not None:
         vectors = embed_texts([text for _index, text in missing])
         for (index, _text), vector in zip(missing, vectors):
             matrix[index] = vector
         missing.clear()
     if ids and among is not None:
-        rows = store.card_rows(statuses, among)
-        sims = matrix[rows] @ query_vector
-        ranked_rows = sorted(zip(rows, sims.tolist()), key=lambda row: -row[1])
+        sims = matrix @ query_vector
+        ranked_rows = sorted(enumerate(sims.tolist()), key=lambda row: -row[1])
         signals["card"] = [(ids[row], sim) for row, sim in ranked_rows if np.any(matrix[row])]
     elif ids:
         sims = matrix @ query_vector

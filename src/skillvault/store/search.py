@@ -6,6 +6,8 @@ its lock and the matrix bookkeeping set up in its ``__init__``.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from .cards import CardFields
@@ -144,26 +146,41 @@ class SearchIndex:
         return ids, matrix.astype(np.float32)
 
     # ------------------------------------------------------------------ skill cards
-    def card_vectors(self, statuses: tuple[str, ...]) -> tuple[list[str], np.ndarray, list[tuple[int, str]]]:
-        """Return the card vectors of skills in ``statuses``.
+    def card_vectors(
+        self, statuses: tuple[str, ...], skill_ids: Optional[set[str]] = None
+    ) -> tuple[list[str], np.ndarray, list[tuple[int, str]]]:
+        """Return the card vectors of skills in ``statuses`` (only ``skill_ids``' if given).
+
+        Every card is read once and kept until the next write; a few named cards are
+        read on each call (a query's focus needs a handful, not a large library's all).
 
         Returns:
             ``(skill ids, matrix, missing)``: one unit row per skill id whose card has a
             vector, and ``(row index, card text)`` for cards stored without one (their
-            rows are zero; the caller embeds them, see :meth:`fill_card_vectors`).
+            rows are zero; the caller embeds them).
         """
+        if skill_ids is not None:
+            return self._read_card_vectors(statuses, sorted(skill_ids))
         self._current_matrix()  # refreshes the generation seen by this connection
         key = (self._matrix_generation, tuple(statuses))
         cached = getattr(self, "_card_cache", None)
         if cached is not None and cached[0] == key:
             return cached[1]
+        result = self._read_card_vectors(statuses, None)
+        self._card_cache = (key, result)
+        return result
+
+    def _read_card_vectors(
+        self, statuses: tuple[str, ...], skill_ids: Optional[list[str]]
+    ) -> tuple[list[str], np.ndarray, list[tuple[int, str]]]:
         dim = self.embedder_record()[1] or 0
         marks = ",".join("?" * len(statuses))
+        only = f" AND k.skill_id IN ({','.join('?' * len(skill_ids))})" if skill_ids is not None else ""
         rows = self.conn.execute(
             f"""SELECT k.skill_id, k.embedding, f.name, f.description, f.when_to_use FROM skill_cards k
                 JOIN skills s ON s.id = k.skill_id JOIN card_fts f ON f.rowid = k.pk
-                WHERE s.status IN ({marks}) ORDER BY k.skill_id""",
-            statuses,
+                WHERE s.status IN ({marks}){only} ORDER BY k.skill_id""",
+            (*statuses, *(skill_ids or ())),
         ).fetchall()
         ids = [row[0] for row in rows]
         matrix = np.zeros((len(rows), dim), dtype=np.float32)
@@ -174,18 +191,7 @@ class SearchIndex:
                 matrix[index] = vector
             else:
                 missing.append((index, CardFields(name, description, when, "").embedding_text()))
-        result = (ids, matrix, missing)
-        self._card_cache = (key, result)
-        return result
-
-    def card_rows(self, statuses: tuple[str, ...], skill_ids: set[str]) -> list[int]:
-        """Return the rows of :meth:`card_vectors` that hold these skills' cards."""
-        ids = self.card_vectors(statuses)[0]
-        cached = getattr(self, "_card_row_cache", None)
-        if cached is None or cached[0] is not ids:
-            cached = self._card_row_cache = (ids, {skill_id: row for row, skill_id in enumerate(ids)})
-        row_of = cached[1]
-        return [row_of[skill_id] for skill_id in skill_ids if skill_id in row_of]
+        return ids, matrix, missing
 
     def card_lexical_search(
         self, match: str, k: int, statuses: tuple[str, ...], weights: tuple[float, float, float, float, float]
