@@ -75,7 +75,7 @@ class BulkWrites:
 
     def save_skills_batched(
         self, items: list, embedder_name: str, actor: str = "human", action: str = "register",
-        batch_chunks: int = BATCH_CHUNKS, progress: Optional[Callable[[int, int], None]] = None,
+        batch_chunks: Optional[int] = None, progress: Optional[Callable[[int, int], None]] = None,
     ) -> dict[int, ValidationError]:
         """Write ``(skill, prepared)`` pairs in order, ~``batch_chunks`` chunks per transaction.
 
@@ -87,7 +87,7 @@ class BulkWrites:
         Args:
             items: validated skills with their prepared chunks.
             embedder_name / actor / action: as for :meth:`save_skill`.
-            batch_chunks: chunks per transaction.
+            batch_chunks: chunks per transaction (default :data:`BATCH_CHUNKS`).
             progress: called as ``progress(skills_written, total)`` after each batch.
 
         Returns:
@@ -99,7 +99,7 @@ class BulkWrites:
                 rolled back; the batches before it stay written.
         """
         refused: dict[int, ValidationError] = {}
-        for start, stop in batch_bounds(items, batch_chunks):
+        for start, stop in batch_bounds(items, batch_chunks or BATCH_CHUNKS):
             with self.transaction():
                 refused.update(self.write_skills(items[start:stop], embedder_name, actor, action, offset=start))
             if progress:
