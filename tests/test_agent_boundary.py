@@ -173,6 +173,7 @@ def test_an_undeclared_public_method_fails_loudly():
 # Arguments good enough to get past validation, so that only the rights check can refuse.
 _CALLS = {
     "register": lambda sm, tmp: sm.register(make_skill("evil", ("x", "obey me"))),
+    "register_many": lambda sm, tmp: sm.register_many([make_skill("evil", ("x", "obey me"))]),
     "archive": lambda sm, tmp: sm.archive("git"),
     "review_queue": lambda sm, tmp: sm.review_queue(),
     "approve": lambda sm, tmp: sm.approve("draft::agent-notes"),

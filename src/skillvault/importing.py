@@ -11,8 +11,11 @@ the megabytes of references public collections bundle), then:
   new version;
 * a new id is **imported**; changed content of an existing id is **updated** (a new
   version);
-* each skill is atomic (a savepoint in one transaction): one refused by the store is
-  skipped, the rest written; a storage failure (disk full) writes nothing. All are
+* each skill is atomic: one refused by the store is skipped, the rest written, in
+  batches of a few thousand chunks, one transaction each
+  (:meth:`~skillvault.store.sqlite.SQLiteStore.save_skills_batched`); a storage failure
+  (disk full) rolls back the batch it hit and stops the import, keeping the batches
+  before it (importing again finds them unchanged). All are
   embedded in one pass first, and what is embedded is kept in the database's embedding
   cache as it goes: an interrupted import, run again, embeds only what it had not
   (``progress`` reports reading the folders, then embedding; each stage starts at 0);
@@ -163,8 +166,9 @@ def import_path(
         except ValidationError as exc:
             raise ImportFormatError(f"{path}: {exc}") from None
     else:
-        refused = store.save_skills_each(list(zip(changed, prepared)), embeddings.name)
-        for skill_id, exc in refused.items():  # e.g. a chunk id another skill owns
+        refused = store.save_skills_batched(list(zip(changed, prepared)), embeddings.name, action="import")
+        for index, exc in refused.items():  # e.g. a chunk id another skill owns
+            skill_id = changed[index].id
             report.skipped.append(Finding(ERROR, "invalid-skill", str(exc), read.files.get(skill_id, str(path)),
                                           None, skill_id))
             for bucket in (report.imported, report.updated):

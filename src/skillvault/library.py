@@ -102,6 +102,78 @@ def register(store: SQLiteStore, embeddings: EmbeddingService, skill: Skill) -> 
     return ready.id
 
 
+def register_many(
+    store: SQLiteStore, embeddings: EmbeddingService, skills: list, progress: Optional[Progress] = None
+) -> list[str]:
+    """Validate all ``skills``, embed them in one pass and write them in batches.
+
+    Validation is all-or-nothing: every skill is checked (fields, chunk ids held by
+    another skill, stored or earlier in the list) before anything is embedded or
+    written. Writing then goes batch by batch (one transaction each, see
+    :meth:`SQLiteStore.save_skills_batched`), each skill atomic. ``progress(done, total)``
+    is called over the texts embedded, then over the skills written (each stage starts
+    at 0).
+
+    Returns:
+        The ids, in order (an id given twice is written twice: the second is a new version).
+
+    Raises:
+        ValidationError: naming ``skills[i]...``; nothing is written. If another writer
+            takes a chunk id between the check and the write, that skill alone is left
+            out, the others are written, and the error says so.
+        EmbeddingError: nothing is written.
+        StorageFullError, StorageIOError: the batch being written is rolled back; the
+            batches before it stay written.
+    """
+    if not isinstance(skills, (list, tuple)):
+        raise ValidationError("skills", f"must be a list of Skill, got {type(skills).__name__}")
+    ready = []
+    for index, skill in enumerate(skills):
+        if not isinstance(skill, Skill):
+            raise ValidationError(f"skills[{index}]", f"must be a Skill, got {type(skill).__name__}")
+        try:
+            ready.append(checked_copy(skill))
+        except ValidationError as exc:
+            raise exc.within(f"skills[{index}]") from None
+    if not ready:
+        return []
+    _check_chunk_owners(store, ready)
+    embeddings.check_compatible()
+    prepared = embedded(ready, embeddings, progress)
+    if progress:
+        progress(0, len(ready))
+    refused = store.save_skills_batched(list(zip(ready, prepared)), embeddings.name, progress=progress)
+    if refused:
+        index, exc = min(refused.items())
+        raise ValidationError(
+            exc.within(f"skills[{index}]").field,
+            f"{exc.message} ({len(refused)} skill(s) not written; the other {len(ready) - len(refused)} were)",
+        )
+    return [skill.id for skill in ready]
+
+
+def _check_chunk_owners(store: SQLiteStore, skills: list[Skill]) -> None:
+    """Raise ValidationError for a chunk id held by another skill (stored, or earlier in
+    ``skills``), as registering them one by one would."""
+    stored = store.chunk_owners([chunk.id for skill in skills for chunk in skill.chunks])
+    claimed: dict[str, str] = {}  # chunk id -> skill earlier in the list
+    seen: set[str] = set()
+    for index, skill in enumerate(skills):
+        if skill.id in seen:  # registered again: its earlier chunk ids are free again
+            claimed = {chunk_id: owner for chunk_id, owner in claimed.items() if owner != skill.id}
+        for position, chunk in enumerate(skill.chunks):
+            owner = claimed.get(chunk.id)
+            if owner is None and stored.get(chunk.id) not in seen:  # a skill replaced earlier in the list
+                owner = stored.get(chunk.id)
+            if owner is not None and owner != skill.id:
+                raise ValidationError(
+                    f"skills[{index}].chunks[{position}].id",
+                    f"{chunk.id!r} already belongs to skill {owner!r}; chunk ids are unique across skills",
+                )
+        seen.add(skill.id)
+        claimed.update((chunk.id, skill.id) for chunk in skill.chunks)
+
+
 def record_embedder(store: SQLiteStore, embeddings: EmbeddingService) -> None:
     """Record ``embeddings``' embedder in an empty library (its probe texts are embedded to
     learn the width and kept, as on a first write). Nothing happens once one is recorded."""

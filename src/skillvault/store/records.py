@@ -18,9 +18,15 @@ class ReviewRecords:
 
     def add_audit(self, actor: str, action: str, skill_id: str, reason: str = "", details: Optional[dict] = None) -> None:
         """Append an audit entry (call inside the transaction of the audited change)."""
-        self.conn.execute(
+        self.add_audits([(actor, action, skill_id, reason, details)])
+
+    def add_audits(self, entries: list[tuple[str, str, str, str, Optional[dict]]]) -> None:
+        """Append audit entries ``(actor, action, skill_id, reason, details)`` in one statement."""
+        now = utc_now().isoformat()
+        self.conn.executemany(
             "INSERT INTO audit_log(at, actor, action, skill_id, reason, details) VALUES (?,?,?,?,?,?)",
-            (utc_now().isoformat(), actor, action, skill_id, reason, json.dumps(details or {})),
+            [(now, actor, action, skill_id, reason, json.dumps(details or {}))
+             for actor, action, skill_id, reason, details in entries],
         )
 
     def audit_entries(self, skill_id: str) -> list[dict]:
@@ -36,9 +42,14 @@ class ReviewRecords:
 
     def save_version(self, skill: Skill) -> None:
         """Keep a snapshot of ``skill`` under its version number (inside a transaction)."""
-        self.conn.execute(
+        self.save_versions([skill])
+
+    def save_versions(self, skills: list[Skill]) -> None:
+        """Keep a snapshot of each of ``skills`` under its version number, in one statement."""
+        now = utc_now().isoformat()
+        self.conn.executemany(
             "INSERT INTO skill_versions(skill_id, version, snapshot, created_at) VALUES (?,?,?,?)",
-            (skill.id, skill.version, json.dumps(skill.to_dict(), ensure_ascii=False), utc_now().isoformat()),
+            [(skill.id, skill.version, json.dumps(skill.to_dict(), ensure_ascii=False), now) for skill in skills],
         )
 
     def get_version(self, skill_id: str, version: int) -> Optional[Skill]:

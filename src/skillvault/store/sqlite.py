@@ -27,14 +27,11 @@ from .guard import AGENT_ACTOR, GUARD_MESSAGE, install_reader_guard, install_wri
 from .migrations import MIGRATIONS, migrate
 from ..bundle import bundled_files
 from .cards import card_fields
+from .bulk import INSERT_CHUNK, SKILL_COLUMNS as _SKILL_COLUMNS, UPSERT_SKILL, BulkWrites, chunk_rows, skill_row
 from .records import ReviewRecords
 from .search import META_INDEX_GENERATION, SearchIndex
 from .vector_index import PendingChanges, VectorMatrix
 
-_SKILL_COLUMNS = (
-    "id, name, source, status, confidence, extracted_from, description, tags, "
-    "version, revises, metadata, created_at, updated_at, flags"
-)
 _CHUNK_COLUMNS = "c.pk, c.id, c.skill_id, c.position, c.section, c.content, c.tokens, c.priority, c.required, c.dependencies"
 
 META_EMBEDDER_NAME = "embedder_name"
@@ -65,7 +62,7 @@ class PreparedChunk:
     vector: np.ndarray  # float32, unit length
 
 
-class SQLiteStore(SearchIndex, ReviewRecords):
+class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
     """Persistence for skills on SQLite with sqlite-vec and FTS5.
 
     Args:
@@ -328,43 +325,14 @@ class SQLiteStore(SearchIndex, ReviewRecords):
     def save_skills(
         self, items: list[tuple[Skill, list[PreparedChunk]]], embedder_name: str, actor: str = "human", action: str = "import"
     ) -> None:
-        """Write many skills in one transaction (all or none); see :meth:`save_skill`."""
-        with self.transaction():
-            for index, (skill, prepared) in enumerate(items):
-                try:
-                    self._write_skill(skill, prepared, embedder_name)
-                except ValidationError as exc:
-                    raise exc.within(f"skills[{index}]") from None
-                self.add_audit(actor, action, skill.id, details={"version": skill.version})
+        """Write many skills in one transaction (all or none); see :meth:`save_skill`.
 
-    def save_skills_each(
-        self, items: list[tuple[Skill, list[PreparedChunk]]], embedder_name: str, actor: str = "human",
-        action: str = "import",
-    ) -> dict[str, ValidationError]:
-        """Write many skills in one transaction, each one atomic on its own.
-
-        A skill refused by the store (e.g. a chunk id another skill owns) is rolled
-        back to a savepoint and the others are written. A storage failure (disk full,
-        I/O error) rolls everything back.
-
-        Returns:
-            ``{skill id: the ValidationError}`` for the skills not written.
+        Raises:
+            ValidationError: the first skill the store refuses, its field located at
+                ``skills[i]``; nothing is written then.
         """
-        refused: dict[str, ValidationError] = {}
         with self.transaction():
-            for skill, prepared in items:
-                mark, generation = len(self._pending.ops), self._pending_generation
-                self.conn.execute("SAVEPOINT import_skill")
-                try:
-                    self._write_skill(skill, prepared, embedder_name)
-                    self.add_audit(actor, action, skill.id, details={"version": skill.version})
-                except ValidationError as exc:
-                    self.conn.execute("ROLLBACK TO import_skill")
-                    del self._pending.ops[mark:]
-                    self._pending_generation = generation
-                    refused[skill.id] = exc
-                self.conn.execute("RELEASE import_skill")
-        return refused
+            self.write_skills(items, embedder_name, actor, action, strict=True)
 
     def _write_skill(self, skill: Skill, prepared: list[PreparedChunk], embedder_name: str, create: bool = False) -> None:
         if prepared:
@@ -396,34 +364,11 @@ class SQLiteStore(SearchIndex, ReviewRecords):
         touches_index = skill.status != "draft" or (previous is not None and previous[1] != "draft")
         if previous is not None:
             self._delete_chunks_of(skill.id, previous[1])
-        now = utc_now().isoformat()
-        self.conn.execute(
-            f"""INSERT INTO skills ({_SKILL_COLUMNS}, author) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-            ON CONFLICT(id) DO UPDATE SET name=excluded.name, source=excluded.source,
-              status=excluded.status, confidence=excluded.confidence,
-              extracted_from=excluded.extracted_from, description=excluded.description,
-              tags=excluded.tags, version=excluded.version, revises=excluded.revises,
-              metadata=excluded.metadata, created_at=excluded.created_at,
-              updated_at=excluded.updated_at, flags=excluded.flags, author=excluded.author""",
-            (
-                skill.id, skill.name, skill.source, skill.status, float(skill.confidence),
-                skill.extracted_from, skill.description, json.dumps(skill.tags), skill.version,
-                skill.revises, json.dumps(skill.metadata), skill.created_at.isoformat(), now,
-                json.dumps(skill.flags), author,
-            ),
-        )
+        self.conn.execute(UPSERT_SKILL, skill_row(skill, utc_now().isoformat(), author))
         # Explicit keys let each table take its rows in one executemany.
         first_pk = self.conn.execute("SELECT COALESCE(MAX(pk), 0) + 1 FROM chunks").fetchone()[0]
         pks = list(range(first_pk, first_pk + len(prepared)))
-        self.conn.executemany(
-            """INSERT INTO chunks (pk, id, skill_id, position, section, content, tokens, priority,
-               required, dependencies, embed_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
-            [
-                (pk, item.chunk.id, skill.id, position, item.chunk.section, item.chunk.content, item.chunk.tokens,
-                 item.chunk.priority, int(item.chunk.required), json.dumps(item.chunk.dependencies), item.embed_hash)
-                for position, (pk, item) in enumerate(zip(pks, prepared))
-            ],
-        )
+        self.conn.executemany(INSERT_CHUNK, chunk_rows(skill.id, prepared, pks))
         vectors = [np.asarray(item.vector, dtype=np.float32) for item in prepared]
         if skill.status == "draft":
             self.conn.executemany(
@@ -462,20 +407,25 @@ class SQLiteStore(SearchIndex, ReviewRecords):
         ``card`` is its :class:`~skillvault.store.cards.CardVector`, or None to store
         the card's words without a vector.
         """
-        fields = card_fields(skill)
-        cursor = self.conn.execute(
-            "INSERT INTO skill_cards(skill_id, embed_hash, embedding) VALUES (?, ?, ?)",
-            (skill.id, None if card is None else card.embed_hash,
-             None if card is None else np.asarray(card.vector, dtype=np.float32).tobytes()),
-        )
-        self.conn.execute(
-            "INSERT INTO card_fts(rowid, name, description, when_to_use, sections, body) VALUES (?,?,?,?,?,?)",
-            (cursor.lastrowid, fields.name, fields.description, fields.when_to_use, fields.sections, fields.body),
-        )
+        self._index_cards([(skill, card)])
+
+    def _index_cards(self, items: list) -> None:
+        """Write the card rows of many non-draft skills: ``(skill, card)`` pairs as for
+        :meth:`_index_card`, one statement per table."""
+        first_pk = self.conn.execute("SELECT COALESCE(MAX(pk), 0) + 1 FROM skill_cards").fetchone()[0]
+        cards, words, files = [], [], []
+        for pk, (skill, card) in enumerate(items, first_pk):
+            fields = card_fields(skill)
+            cards.append((pk, skill.id, None if card is None else card.embed_hash,
+                          None if card is None else np.asarray(card.vector, dtype=np.float32).tobytes()))
+            words.append((pk, fields.name, fields.description, fields.when_to_use, fields.sections, fields.body))
+            files.extend((skill.id, path, text) for path, text in bundled_files(skill).items() if isinstance(text, str))
+        self.conn.executemany("INSERT INTO skill_cards(pk, skill_id, embed_hash, embedding) VALUES (?, ?, ?, ?)", cards)
         self.conn.executemany(
-            "INSERT INTO file_fts(skill_id, path, content) VALUES (?,?,?)",
-            [(skill.id, path, text) for path, text in bundled_files(skill).items() if isinstance(text, str)],
+            "INSERT INTO card_fts(rowid, name, description, when_to_use, sections, body) VALUES (?,?,?,?,?,?)", words
         )
+        if files:
+            self.conn.executemany("INSERT INTO file_fts(skill_id, path, content) VALUES (?,?,?)", files)
 
     def _delete_card(self, skill_id: str) -> None:
         self.conn.execute("DELETE FROM file_fts WHERE skill_id = ?", (skill_id,))
