@@ -253,9 +253,14 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--ann-min", type=int, help="use the HNSW index from this many chunks (to try it at small sizes)")
     parser.add_argument("--workdir", help="keep the libraries here (default: a temporary folder)")
     parser.add_argument("--child", nargs=2, metavar=("DB", "SPEC"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.ann_min is not None:
+        from skillvault.store import vector_cache
+
+        vector_cache.ANN_MIN_CHUNKS = args.ann_min
     if args.child:
         child(*args.child)
         return
@@ -274,7 +279,8 @@ def main() -> None:
             spec = workdir / f"scale-{size}.json"
             spec.write_text(json.dumps({"seed": args.seed, "dim": args.dim, "n_chunks": size,
                                         "queries": built["queries"], "exact": built["exact"]}))
-            result = subprocess.run([sys.executable, __file__, "--child", db, str(spec)], capture_output=True,
+            extra = [] if args.ann_min is None else ["--ann-min", str(args.ann_min)]
+            result = subprocess.run([sys.executable, __file__, "--child", db, str(spec), *extra], capture_output=True,
                                     text=True, check=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
             figures = json.loads(result.stdout.strip().splitlines()[-1])
             rows.append((size, built, figures))

@@ -174,6 +174,7 @@ def test_a_saved_index_is_reused_and_a_stale_or_deleted_one_rebuilt(ann, rng, tm
             again.close()
 
     assert reopen_loads() == 0  # loaded from the file
+    reports: list[tuple[int, int]] = []
     json.dump({**stamp, "embedder": "another-model"}, open(stamp_path, "w"))
     assert reopen_loads() == 1  # stale stamp: rebuilt
     assert reopen_loads() == 0  # ...and saved again
@@ -182,6 +183,10 @@ def test_a_saved_index_is_reused_and_a_stale_or_deleted_one_rebuilt(ann, rng, tm
     shutil.rmtree(index_folder(path))
     assert reopen_loads() == 1
     assert reopen_loads() == 0
+    forced = SQLiteStore(path)
+    forced.rebuild_vector_index(progress=lambda done, total: reports.append((done, total)))
+    assert forced.vector_index_info()["full_loads"] == 1 and reports[-1] == (300, 300)
+    forced.close()
     assert len(os.listdir(index_folder(path))) == 1 + 3 + 1  # stamp, one file per status, the lock
 
 

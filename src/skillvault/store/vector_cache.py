@@ -90,6 +90,7 @@ class VectorCache:
         self.full_loads = 0
         self.progress: Optional[ProgressFn] = None
         self._seen_data_version: Optional[int] = None
+        self._ignore_file = False  # set by rebuild()
 
     # ------------------------------------------------------------------ reading
     def current(self, data_version: int) -> Union[VectorMatrix, AnnIndex]:
@@ -114,10 +115,10 @@ class VectorCache:
         previous, self.progress = self.progress, progress or self.progress
         try:
             with self.store._lock:
-                self.index = None
+                self.index, self._ignore_file = None, True
                 self.current(self.store.conn.execute("PRAGMA data_version").fetchone()[0])
         finally:
-            self.progress = previous
+            self.progress, self._ignore_file = previous, False
 
     def close(self) -> None:
         """Save unsaved HNSW changes (if this process may write the index)."""
@@ -231,7 +232,7 @@ class VectorCache:
     def _load_file(self, name: Optional[str], dim: int, horizon: int, last: int) -> Optional[tuple[AnnIndex, int]]:
         """Return ``(index, its log number)`` from the saved files, or None if they are
         missing, stale (another build, epoch, embedder or format) or unreadable."""
-        if self.store.path == ":memory:":
+        if self.store.path == ":memory:" or self._ignore_file:
             return None
         folder = index_folder(self.store.path)
         try:
