@@ -247,6 +247,17 @@ class VectorCache:
         except (OSError, ValueError, KeyError, TypeError, RuntimeError):
             return None
 
+    def _saved_seq_on_disk(self, folder: str, name: Optional[str], dim: int) -> int:
+        """Return the log number of the saved index if it is of this library and epoch, else -1."""
+        try:
+            with open(os.path.join(folder, STAMP), encoding="utf-8") as handle:
+                stamp = json.load(handle)
+            if all(stamp.get(key) == value for key, value in self._stamp_fields(name, dim).items()):
+                return int(stamp["seq"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        return -1
+
     def save(self) -> bool:
         """Write the HNSW index and its stamp beside the database; returns False if another
         process holds the write lock or the folder cannot be written (a warning says why)."""
@@ -259,6 +270,9 @@ class VectorCache:
                 if not owned:
                     return False
                 name, dim = self.store.embedder_record()
+                if self._saved_seq_on_disk(folder, name, dim) >= self.seq:
+                    self.saved_seq = self.seq  # another process saved this state or a newer one
+                    return False
                 files = self.index.save(folder, f"{self.seq}-{os.urandom(4).hex()}")
                 stamp = {**self._stamp_fields(name, dim), "seq": self.seq, "files": files}
                 temporary = os.path.join(folder, STAMP + ".tmp")
