@@ -356,3 +356,30 @@ def test_the_log_is_pruned_and_a_reader_behind_it_rebuilds(ann, rng, tmp_path, m
     assert info["full_loads"] == loads and info["saved_seq"] >= horizon
     reader.close()
     writer.close()
+
+
+def test_queries_through_the_facade_on_the_hnsw_path(ann, db_path, embed):
+    from conftest import make_skill
+    from skillvault import SkillManager
+
+    sm = SkillManager(db_path, embed_fn=embed)
+    topics = ["rebase a branch onto main", "rotate the database password", "triage a failing deploy",
+              "fill in a pdf form", "profile a slow query"]
+    for index in range(30):  # 60 chunks: above the lowered threshold
+        topic = topics[index % len(topics)]
+        sm.register(make_skill(f"skill-{index}", ("How", f"To {topic}, step {index}: check the logs first."),
+                               ("Why", f"Notes {index} on why we {topic}.")))
+    assert sm.store.vector_index_info()["kind"] == "hnsw"
+    assert "\"skill-1\"" in sm.query("how do I rotate the database password", budget=4000)
+    for index in range(1, 30, 5):  # every "rotate the database password" skill
+        sm.archive(f"skill-{index}")
+    answer = sm.query("how do I rotate the database password", budget=4000)
+    assert not any(f'"skill-{index}"' in answer for index in range(1, 30, 5))
+    slow = sm.query("how do I profile a slow query", budget=4000)
+    assert "profile a slow query" in slow
+    other = SkillManager(db_path, embed_fn=embed)  # loads the saved index and the log
+    assert other.query("how do I rotate the database password", budget=4000) == answer
+    assert other.query("how do I profile a slow query", budget=4000) == slow
+    assert other.store.vector_index_info()["full_loads"] == 0
+    other.close()
+    sm.close()
