@@ -173,6 +173,9 @@ def test_a_saved_index_is_reused_and_a_stale_or_deleted_one_rebuilt(ann, rng, tm
         finally:
             again.close()
 
+    summary = SQLiteStore(path)
+    assert summary.vector_index_summary().startswith("HNSW (usearch, f16) over 300 chunks; saved in")
+    summary.close()
     assert reopen_loads() == 0  # loaded from the file
     reports: list[tuple[int, int]] = []
     json.dump({**stamp, "embedder": "another-model"}, open(stamp_path, "w"))
@@ -181,6 +184,9 @@ def test_a_saved_index_is_reused_and_a_stale_or_deleted_one_rebuilt(ann, rng, tm
     json.dump({**json.load(open(stamp_path)), "epoch": "0" * 16}, open(stamp_path, "w"))
     assert reopen_loads() == 1
     shutil.rmtree(index_folder(path))
+    summary = SQLiteStore(path)
+    assert "no valid saved index" in summary.vector_index_summary()
+    summary.close()
     assert reopen_loads() == 1
     assert reopen_loads() == 0
     forced = SQLiteStore(path)

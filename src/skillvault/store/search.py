@@ -104,6 +104,11 @@ class SearchIndex:
         """
         self._vector_cache.rebuild(progress)
 
+    def vector_index_summary(self) -> str:
+        """Return one line on the vector index (kind, size, saved copy) without building it."""
+        with self._lock:
+            return self._vector_cache.describe()
+
     def vector_index_info(self) -> dict:
         """Return what serves vector search: ``kind`` ("exact" or "hnsw"), ``chunks``,
         ``seq`` (last change applied), ``saved_seq`` and ``full_loads`` of this connection."""

@@ -221,13 +221,33 @@ class VectorCache:
                 self.progress(done, total)
         return index
 
+    def describe(self) -> str:
+        """Say which index serves vector search and how its saved copy stands, without
+        building or loading anything (for ``skillvault doctor``)."""
+        name, dim = self.store.embedder_record()
+        if dim is None:
+            return "none yet (no vectors)"
+        count = self.store.conn.execute(
+            "SELECT COUNT(*) FROM chunks c JOIN skills s ON s.id = c.skill_id WHERE s.status != 'draft'"
+        ).fetchone()[0]
+        if count < ANN_MIN_CHUNKS:
+            return f"exact in-memory matrix ({count:,} chunks < {ANN_MIN_CHUNKS:,})"
+        epoch, _horizon, last = self._log_state()
+        folder = index_folder(self.store.path)
+        saved = -1 if self.store.path == ":memory:" else self._saved_seq_on_disk(folder, name, dim, epoch)
+        if saved < 0:
+            state = "no valid saved index: the first query builds it"
+        else:
+            state = f"saved in {folder}, {max(last - saved, 0):,} changes to replay"
+        return f"HNSW (usearch, {DTYPE}) over {count:,} chunks; {state}"
+
     # ------------------------------------------------------------------ files
     def _writable(self) -> bool:
         store = self.store
         return store.path != ":memory:" and not store.agent and not store.read_only
 
-    def _stamp_fields(self, name: Optional[str], dim: int) -> dict:
-        return {"format": FORMAT, "epoch": self.epoch, "embedder": name, "dim": dim, "dtype": DTYPE}
+    def _stamp_fields(self, name: Optional[str], dim: int, epoch: Optional[str] = None) -> dict:
+        return {"format": FORMAT, "epoch": epoch or self.epoch, "embedder": name, "dim": dim, "dtype": DTYPE}
 
     def _load_file(self, name: Optional[str], dim: int, horizon: int, last: int) -> Optional[tuple[AnnIndex, int]]:
         """Return ``(index, its log number)`` from the saved files, or None if they are
@@ -247,12 +267,12 @@ class VectorCache:
         except (OSError, ValueError, KeyError, TypeError, RuntimeError):
             return None
 
-    def _saved_seq_on_disk(self, folder: str, name: Optional[str], dim: int) -> int:
+    def _saved_seq_on_disk(self, folder: str, name: Optional[str], dim: int, epoch: Optional[str] = None) -> int:
         """Return the log number of the saved index if it is of this library and epoch, else -1."""
         try:
             with open(os.path.join(folder, STAMP), encoding="utf-8") as handle:
                 stamp = json.load(handle)
-            if all(stamp.get(key) == value for key, value in self._stamp_fields(name, dim).items()):
+            if all(stamp.get(key) == value for key, value in self._stamp_fields(name, dim, epoch).items()):
                 return int(stamp["seq"])
         except (OSError, ValueError, KeyError, TypeError):
             pass
