@@ -66,6 +66,7 @@ def exact_hits(path: str, query: np.ndarray, k: int, statuses=("canonical",)) ->
     vector_cache.ANN_MIN_CHUNKS = 10**9
     try:
         store = SQLiteStore(path)
+        store.rebuild_vector_index()  # from SQLite: a valid saved HNSW index would be used otherwise
         assert store.vector_index_info()["kind"] == "exact"
         return [pk for pk, _ in store.vector_search(query, k, statuses)]
     finally:

@@ -11,8 +11,9 @@ one process sees another's writes without rebuilding anything.
 - From :data:`ANN_MIN_CHUNKS` on: usearch HNSW graphs (:class:`~.ann_index.AnnIndex`),
   saved beside the database in ``<db>.skillvault-index/`` with ``stamp.json`` naming
   the graph files and what they were built from (format, vector epoch, embedder,
-  width, dtype, last log number). A reopen loads them and replays the log after the
-  stamp's number; a missing, stale or unreadable file is rebuilt from SQLite. The
+  width, dtype, last log number). A reopen loads them (whatever the size then) and
+  replays the log after the stamp's number; a missing, stale or unreadable file is
+  rebuilt from SQLite. The
   graph files are written under new names before the stamp is replaced, so a crash at
   any point leaves a stamp that matches its files (or none).
 
@@ -137,19 +138,21 @@ class VectorCache:
         if dim is None:
             self.index, self.seq = VectorMatrix.empty(0), last
             return
+        # A valid saved index is used whatever the size now (counting 1M chunks costs
+        # more than the load); without one, the size picks the kind.
+        loaded = self._load_file(name, dim, horizon, last)
+        if loaded is not None:
+            self.index, self.seq = loaded
+            self.saved_seq = self.seq
+            self._catch_up(horizon, last, reload_file=False)
+            return
         count = self.store.conn.execute(
             "SELECT COUNT(*) FROM chunks c JOIN skills s ON s.id = c.skill_id WHERE s.status != 'draft'"
         ).fetchone()[0]
         if count < ANN_MIN_CHUNKS:
             self.index, self.seq = self._load_matrix(dim), last
-            return
-        loaded = self._load_file(name, dim, horizon, last)
-        if loaded is None:
-            self.index, self.seq = self._build(dim, count), last
         else:
-            self.index, self.seq = loaded
-            self.saved_seq = self.seq
-            self._catch_up(horizon, last, reload_file=False)
+            self.index, self.seq = self._build(dim, count), last
 
     def _catch_up(self, horizon: int, last: int, reload_file: bool = True) -> None:
         pks = [row[0] for row in self.store.conn.execute(
