@@ -390,3 +390,21 @@ def test_queries_through_the_facade_on_the_hnsw_path(ann, db_path, embed):
     assert other.store.vector_index_info()["full_loads"] == 0
     other.close()
     sm.close()
+
+
+def test_only_the_process_holding_the_lock_writes_the_index(ann, rng, tmp_path):
+    path = str(tmp_path / "lib.db")
+    store = SQLiteStore(path)
+    register(store, 0, structured(rng, 200))
+    store.vector_search(structured(rng, 1)[0], 10, ("canonical",))  # built and saved
+    stamp_path = os.path.join(index_folder(path), vector_cache.STAMP)
+    saved = json.load(open(stamp_path))
+    register(store, 900, structured(rng, 8))
+    store.vector_search(structured(rng, 1)[0], 10, ("canonical",))  # replayed in memory
+    with vector_cache._write_lock(index_folder(path)) as owned:  # another writer holds it
+        assert owned
+        assert store._vector_cache.save() is False
+    assert json.load(open(stamp_path)) == saved
+    assert store._vector_cache.save() is True
+    assert json.load(open(stamp_path))["seq"] > saved["seq"]
+    store.close()
