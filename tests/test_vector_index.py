@@ -1,11 +1,10 @@
-"""The in-memory vector matrix: exact search, the sign-bit shortlist, in-place changes."""
+"""The in-memory vector matrix: exact search, in-place changes."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from skillvault.store import vector_index
 from skillvault.store.vector_index import VectorMatrix, status_codes
 
 DIM = 96
@@ -39,26 +38,8 @@ def test_exact_search_matches_brute_force(data):
     assert all(pk <= 2700 for pk, _ in matrix.top_k(query, 3000, ("canonical",)))
 
 
-def test_sign_bit_shortlist_finds_near_neighbours_with_exact_scores(data, monkeypatch):
+def test_in_place_changes_equal_a_fresh_build(data):
     rng, vectors, statuses = data
-    monkeypatch.setattr(vector_index, "EXACT_MAX_FLOATS", 1000)
-    monkeypatch.setattr(vector_index, "MIN_CANDIDATES", 200)
-    matrix = matrix_of(vectors, statuses)
-    assert matrix.approximate
-    found = 0
-    for target in rng.choice(2700, size=50, replace=False):
-        query = unit(vectors[target][None, :] + 0.25 * rng.standard_normal((1, DIM)) / np.sqrt(DIM))[0]
-        hits = matrix.top_k(query, 10, ("canonical",))
-        found += hits[0][0] == target + 1
-        for pk, score in hits:  # scores are exact even on the shortlist path
-            assert score == pytest.approx(float(vectors[pk - 1] @ query), abs=1e-5)
-        assert all(pk <= 2700 for pk, _ in hits)
-    assert found >= 48
-
-
-def test_in_place_changes_equal_a_fresh_build(data, monkeypatch):
-    rng, vectors, statuses = data
-    monkeypatch.setattr(vector_index, "EXACT_MAX_FLOATS", 1000)
     matrix = matrix_of(vectors[:100], statuses[:100])
     live = {pk: (vectors[pk - 1], "canonical") for pk in range(1, 101)}
     for step in range(400):  # grows past its capacity and compacts on the way

@@ -88,6 +88,7 @@ def _database_checks(settings: Settings) -> list[dict]:
         checks.append(_check("Integrity check", "; ".join(integrity), ok=integrity == ["ok"]))
         counts = store.counts()
         checks.append(_check("Skills / chunks", f"{sum(counts['by_status'].values())} / {counts['chunks']}"))
+        checks.append(_check("Vector index", store.vector_index_summary()))
         checks.append(_dependency_check(store.unresolved_dependencies()))
     finally:
         store.close()

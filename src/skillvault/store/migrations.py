@@ -211,9 +211,24 @@ def _m007_card_hash_index(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX skill_cards_by_embed_hash ON skill_cards(embed_hash)")
 
 
+def _m008_vector_log(conn: sqlite3.Connection) -> None:
+    # Every change to the searchable chunk vectors, numbered: the vector index cache
+    # beside the database records the last number it holds and replays newer ones
+    # (see store/vector_cache.py). The epoch names the set of vectors the numbers
+    # belong to; a reindex starts a new one.
+    conn.execute(
+        """CREATE TABLE vector_log (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            chunk_pk INTEGER NOT NULL,
+            op TEXT NOT NULL
+        )"""
+    )
+    conn.execute("INSERT INTO meta(key, value) VALUES ('vector_epoch', lower(hex(randomblob(8))))")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m001_initial, _m002_review, _m003_agent_boundary, _m004_skill_cards, _m005_embedding_cache,
-    _m006_usage_notes, _m007_card_hash_index,
+    _m006_usage_notes, _m007_card_hash_index, _m008_vector_log,
 ]
 
 

@@ -1,4 +1,4 @@
-"""Search over the SQLite store: the in-memory vector matrix, FTS5, skill vectors.
+"""Search over the SQLite store: the vector index cache, FTS5, skill vectors.
 
 A mixin of :class:`~skillvault.store.sqlite.SQLiteStore`: it uses the store's ``conn``,
 its lock and the matrix bookkeeping set up in its ``__init__``.
@@ -6,13 +6,14 @@ its lock and the matrix bookkeeping set up in its ``__init__``.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional, Union
 
 import numpy as np
 
+from .ann_index import AnnIndex
 from .cards import CardFields
 from .stemming import porter_stems
-from .vector_index import VectorMatrix, status_codes
+from .vector_index import VectorMatrix
 
 META_INDEX_GENERATION = "index_generation"
 #: FTS5 ranks this many times ``k`` rows before statuses are filtered (archived chunks
@@ -24,7 +25,8 @@ class SearchIndex:
     """Vector and word search over the chunks of non-draft skills."""
 
     def vector_search(self, query: np.ndarray, k: int, statuses: tuple[str, ...]) -> list[tuple[int, float]]:
-        """Exact cosine KNN: up to ``k`` ``(chunk pk, similarity)`` pairs, best first."""
+        """Cosine KNN over chunks of skills in ``statuses``: up to ``k`` ``(chunk pk, similarity)``
+        pairs, best first (exact below ``vector_cache.ANN_MIN_CHUNKS`` chunks, HNSW above)."""
         return self._current_matrix().top_k(query, k, statuses)
 
     def hybrid_candidates(
@@ -90,32 +92,38 @@ class SearchIndex:
         """Return the number of chunks in the search indexes (non-draft chunks)."""
         return len(self._current_matrix())
 
-    def _current_matrix(self) -> VectorMatrix:
+    def _current_matrix(self) -> Union[VectorMatrix, AnnIndex]:
+        """Return the vector index, brought up to date with the database (see vector_cache.py)."""
         with self._lock:
             data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
-            if self._matrix is not None and data_version == self._seen_data_version:
-                generation = self._matrix_generation
-            else:
-                generation = self.get_meta(META_INDEX_GENERATION)
-            if self._matrix is None or generation != self._matrix_generation:
-                self._matrix = self._load_matrix()
-                self._matrix_generation = generation
+            if self._matrix_generation is None or data_version != self._seen_data_version:
+                self._matrix_generation = self.get_meta(META_INDEX_GENERATION)
             self._seen_data_version = data_version
-            return self._matrix
+            return self._vector_cache.current(data_version)
 
-    def _load_matrix(self) -> VectorMatrix:
-        dim = self.embedder_record()[1]
-        if dim is None:
-            return VectorMatrix.empty(0)
-        rows = self.conn.execute(
-            """SELECT v.rowid, v.embedding, s.status FROM chunk_vec v
-               JOIN chunks c ON c.pk = v.rowid JOIN skills s ON s.id = c.skill_id"""
-        ).fetchall()
-        if not rows:
-            return VectorMatrix.empty(dim)
-        pks = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-        vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), dim)
-        return VectorMatrix(pks, vectors, status_codes([row[2] for row in rows]))
+    def rebuild_vector_index(self, progress: Optional[Callable[[int, int], None]] = None) -> None:
+        """Read every chunk vector from SQLite into a new index (saved beside the database
+        when it is large enough for the HNSW index and this process may write there).
+
+        Args:
+            progress: called as ``progress(done, total)`` while an HNSW index is built.
+        """
+        self._vector_cache.rebuild(progress)
+
+    def vector_index_summary(self) -> str:
+        """Return one line on the vector index (kind, size, saved copy) without building it."""
+        with self._lock:
+            return self._vector_cache.describe()
+
+    def vector_index_info(self) -> dict:
+        """Return what serves vector search: ``kind`` ("exact" or "hnsw"), ``chunks``,
+        ``seq`` (last change applied), ``saved_seq`` and ``full_loads`` of this connection."""
+        index = self._current_matrix()
+        cache = self._vector_cache
+        return {
+            "kind": "hnsw" if index.approximate else "exact", "chunks": len(index), "seq": cache.seq,
+            "saved_seq": cache.saved_seq, "full_loads": cache.full_loads,
+        }
 
     def skill_vectors(self, statuses: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
         """Return skill ids and one unit vector per skill (the mean of its chunk vectors).

@@ -30,7 +30,8 @@ from .cards import card_fields
 from .bulk import INSERT_CHUNK, SKILL_COLUMNS as _SKILL_COLUMNS, UPSERT_SKILL, BulkWrites, chunk_rows, skill_row
 from .records import ReviewRecords
 from .search import META_INDEX_GENERATION, SearchIndex
-from .vector_index import PendingChanges, VectorMatrix
+from .vector_cache import META_EPOCH, VectorCache
+from .vector_index import PendingChanges
 
 _CHUNK_COLUMNS = "c.pk, c.id, c.skill_id, c.position, c.section, c.content, c.tokens, c.priority, c.required, c.dependencies"
 
@@ -92,9 +93,9 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
         self.conn, self.driver = connect(path, read_only=agent and not _draft_writer)
         self._sql = importlib.import_module(self.driver.module)  # sqlite3 or sqlean, for its exceptions
         self._lock = threading.RLock()
-        self._matrix: Optional[VectorMatrix] = None
+        self._vector_cache = VectorCache(self)
         self._matrix_generation: Optional[str] = None
-        self._pending = PendingChanges()  # matrix changes of the open transaction
+        self._pending = PendingChanges()  # vector changes of the open transaction, logged at commit
         self._pending_generation: Optional[str] = None
         self._seen_data_version: Optional[int] = None
         self._writer: Optional[SQLiteStore] = None
@@ -131,6 +132,8 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+        with self._lock:
+            self._vector_cache.close()
         self.conn.close()
 
     @contextmanager
@@ -156,6 +159,9 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
                 self._raise_storage_error(exc)
             try:
                 yield
+                changed = self._pending.changed()
+                if changed:  # numbered for the vector index caches (see vector_cache.py)
+                    self.conn.executemany("INSERT INTO vector_log(chunk_pk, op) VALUES (?, ?)", changed)
                 self.conn.execute("COMMIT")
             except BaseException as exc:
                 rollback(self.conn)  # SQLite may have rolled back already (e.g. after SQLITE_FULL)
@@ -166,12 +172,10 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
                 if isinstance(exc, self._sql.Error):
                     self._raise_storage_error(exc)
                 raise
+            if self._pending.ops:
+                self._vector_cache.stale = True  # replays the log before the next search
+                self._pending.ops.clear()
             if self._pending_generation is not None:
-                # Our own commit: bring the loaded matrix up to date instead of reloading
-                # it, unless another connection also wrote since we loaded it.
-                if self.conn.execute("PRAGMA data_version").fetchone()[0] != self._seen_data_version:
-                    self._matrix = None
-                self._pending.apply(self._matrix)
                 self._matrix_generation = self._pending_generation
                 self._pending_generation = None
 
@@ -246,6 +250,9 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
             with self._lock:
                 self.conn.backup(target, pages=256, progress=report)
             target.execute("PRAGMA journal_mode = WAL")
+            # A copy gets its own vector epoch: restored over the original later, it must
+            # not be taken for the history a saved vector index was built from.
+            target.execute("UPDATE meta SET value = lower(hex(randomblob(8))) WHERE key = ?", (META_EPOCH,))
         finally:
             target.close()
 
@@ -270,6 +277,11 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
         self._pending_generation = os.urandom(8).hex()
         self._set_meta(META_INDEX_GENERATION, self._pending_generation)
 
+    def _new_vector_epoch(self) -> None:
+        """Invalidate every vector index (saved or loaded) and the change log (inside the write)."""
+        self._set_meta(META_EPOCH, os.urandom(8).hex())
+        self.conn.execute("DELETE FROM vector_log")
+
     # ------------------------------------------------------------------ embedder record
     def embedder_record(self) -> tuple[Optional[str], Optional[int]]:
         """Return the ``(name, dim)`` of the embedder this database was built with."""
@@ -291,7 +303,7 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
     def _ensure_vector_table(self, name: str, dim: int) -> None:
         recorded_name, recorded_dim = self.embedder_record()
         if recorded_dim is None:
-            self._matrix = None  # a matrix loaded before any vector existed has no width
+            self._new_vector_epoch()  # an index loaded before any vector existed has no width
             self.conn.execute(
                 f"CREATE VIRTUAL TABLE chunk_vec USING vec0(embedding float[{int(dim)}] distance_metric=cosine, "
                 f"chunk_size={VEC0_CHUNK_SIZE})"
@@ -591,7 +603,7 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
                 [(card.embed_hash, np.asarray(card.vector, dtype=np.float32).tobytes(), skill_id)
                  for skill_id, card in (cards or {}).items()],
             )
-            self._matrix = None  # every vector changed: reload on the next search
+            self._new_vector_epoch()  # every vector changed: saved indexes are stale
             self._bump_generation()
 
     # ------------------------------------------------------------------ reads

@@ -1,24 +1,15 @@
-"""An in-memory vector index derived from the sqlite-vec table.
+"""An in-memory float32 matrix of chunk vectors, searched exactly.
 
 Why not query ``vec0`` directly: a brute-force ``vec0`` KNN over 20k x 1536-d vectors
 takes ~44 ms on a 2-core machine, a float32 matrix-vector product ~3-4 ms. So the
-vectors are read once from SQLite (the source of truth) into one matrix. Writes made
-through the same store are applied to the matrix in place when they commit (rows
-appended into spare capacity, removed rows marked dead, statuses updated); a write by
-another connection makes the store reload it.
-
-Small and medium libraries (up to :data:`EXACT_MAX_FLOATS` matrix entries, e.g. 41k
-chunks at 384-d or 10k at 1536-d) are searched exactly. Above that, streaming the whole
-float32 matrix per query dominates, so candidates are first picked by Hamming distance
-between sign bits of mean-centred vectors (1/32 of the memory), and the best
-``max(OVERSAMPLE * k, MIN_CANDIDATES)`` of them are re-scored exactly: the scores
-returned are exact, the candidate set is an approximation (its recall is printed by
-``benchmarks/query_vs_peer.py``).
+vectors are read once from SQLite (the source of truth) into one matrix, kept in step
+with the database by :mod:`skillvault.store.vector_cache`. This exact search is the
+reference; libraries above :data:`~skillvault.store.vector_cache.ANN_MIN_CHUNKS`
+chunks use the HNSW graphs of :mod:`skillvault.store.ann_index` instead.
 """
 
 from __future__ import annotations
 
-from typing import Optional
 
 import numpy as np
 
@@ -27,10 +18,6 @@ from ..models import STATUSES
 _STATUS_CODE = {status: code for code, status in enumerate(STATUSES)}
 DEAD = -1  # status code of a removed row
 _COMPACT_WHEN_DEAD = 0.25
-#: Above this many matrix entries (rows x width), candidates come from sign bits first.
-EXACT_MAX_FLOATS = 16_000_000
-OVERSAMPLE = 10
-MIN_CANDIDATES = 500
 
 
 def status_codes(statuses: list[str] | tuple[str, ...]) -> np.ndarray:
@@ -47,6 +34,8 @@ class VectorMatrix:
         codes: status codes (:func:`status_codes`) of the chunks' skills, shape (n,).
     """
 
+    approximate = False
+
     def __init__(self, pks: np.ndarray, vectors: np.ndarray, codes: np.ndarray):
         self.dim = vectors.shape[1]
         self._size = len(pks)
@@ -54,13 +43,6 @@ class VectorMatrix:
         self._vectors = np.array(vectors, dtype=np.float32)
         self._codes = np.array(codes, dtype=np.int8)
         self._row_of = {int(pk): row for row, pk in enumerate(self._pks)}
-        # Sign bits are taken around the mean vector (embeddings share a common
-        # direction, which would otherwise set most bits alike); the mean stays fixed
-        # until the next reload or compaction.
-        self._centre = self._vectors[: self._size].mean(axis=0) if self._size else np.zeros(self.dim, np.float32)
-        # Word-major (words x rows): one XOR + popcount pass per 64-bit word of all rows
-        # is ~3x faster than row-major with a sum over the short word axis (measured).
-        self._bits = np.ascontiguousarray(self._sign_bits(self._vectors).T)
 
     @classmethod
     def empty(cls, dim: int) -> "VectorMatrix":
@@ -79,10 +61,14 @@ class VectorMatrix:
         row = self._size
         self._pks[row] = pk
         self._vectors[row] = vector
-        self._bits[:, row] = self._sign_bits(self._vectors[row : row + 1])[0]
         self._codes[row] = _STATUS_CODE[status]
         self._row_of[int(pk)] = row
         self._size += 1
+
+    def add_many(self, pks: np.ndarray, vectors: np.ndarray, statuses: list[str]) -> None:
+        """Add (or replace) many chunks' rows."""
+        for pk, vector, status in zip(pks, vectors, statuses):
+            self.add(int(pk), vector, status)
 
     def remove(self, pks: list[int]) -> None:
         """Drop the rows of these chunks (unknown keys are ignored)."""
@@ -103,31 +89,13 @@ class VectorMatrix:
         pks = np.zeros(capacity, dtype=np.int64)
         vectors = np.zeros((capacity, self.dim), dtype=np.float32)
         codes = np.full(capacity, DEAD, dtype=np.int8)
-        bits = np.zeros((self._bits.shape[0], capacity), dtype=np.uint64)
         n = self._size
-        pks[:n], vectors[:n], codes[:n], bits[:, :n] = self._pks[:n], self._vectors[:n], self._codes[:n], self._bits[:, :n]
-        self._pks, self._vectors, self._codes, self._bits = pks, vectors, codes, bits
+        pks[:n], vectors[:n], codes[:n] = self._pks[:n], self._vectors[:n], self._codes[:n]
+        self._pks, self._vectors, self._codes = pks, vectors, codes
 
     def _compact(self) -> None:
         live = np.flatnonzero(self._codes[: self._size] != DEAD)
         self.__init__(self._pks[live], self._vectors[live], self._codes[live])
-
-    def _hamming(self, query_bits: np.ndarray) -> np.ndarray:
-        """Hamming distance from ``query_bits`` to every row's sign bits (int32)."""
-        distances = np.zeros(self._size, dtype=np.int32)
-        scratch = np.empty(self._size, dtype=np.uint64)
-        for word, query_word in zip(self._bits[:, : self._size], query_bits):
-            np.bitwise_xor(word, query_word, out=scratch)
-            distances += np.bitwise_count(scratch)
-        return distances
-
-    def _sign_bits(self, vectors: np.ndarray) -> np.ndarray:
-        """Pack the signs of ``vectors - centre`` into uint64 words (zero-padded)."""
-        words = -(-self.dim // 64)
-        packed = np.packbits(vectors > self._centre, axis=1)
-        padded = np.zeros((len(vectors), words * 8), dtype=np.uint8)
-        padded[:, : packed.shape[1]] = packed
-        return padded.view(np.uint64)
 
     # ------------------------------------------------------------------ search
     def scores_for(self, query: np.ndarray, pks: list[int]) -> dict[int, float]:
@@ -152,35 +120,26 @@ class VectorMatrix:
         count = min(k, int(allowed.sum()))
         if count == 0:
             return []
-        shortlist = max(OVERSAMPLE * k, MIN_CANDIDATES)
-        if self.approximate and count > 0 and int(allowed.sum()) > shortlist:
-            distances = self._hamming(self._sign_bits(query[None, :])[0])
-            distances[~allowed] = np.iinfo(np.int32).max
-            rows = np.argpartition(distances, shortlist - 1)[:shortlist]
-            similarities = self._vectors[rows] @ query
-        else:
-            rows = np.arange(self._size)
-            similarities = self._vectors[: self._size] @ query
-            similarities[~allowed] = -np.inf
+        similarities = self._vectors[: self._size] @ query
+        similarities[~allowed] = -np.inf
         best = np.argpartition(-similarities, count - 1)[:count] if count < len(similarities) else np.arange(len(similarities))
-        best = best[np.lexsort((self._pks[rows[best]], -similarities[best]))]  # ties: lower pk first
-        return [(int(self._pks[rows[i]]), float(similarities[i])) for i in best]
-
-    @property
-    def approximate(self) -> bool:
-        """True if searches pick candidates by sign bits before exact scoring."""
-        return self._size * self.dim > EXACT_MAX_FLOATS
+        best = best[np.lexsort((self._pks[best], -similarities[best]))]  # ties: lower pk first
+        return [(int(self._pks[i]), float(similarities[i])) for i in best]
 
 
 class PendingChanges:
-    """Matrix changes made inside an open transaction, applied only when it commits."""
+    """Vector changes made inside an open transaction: ``(op, args...)`` tuples, where op is
+    ``add`` (pk, vector, status), ``remove`` (pks) or ``set_status`` (pks, status)."""
 
     def __init__(self) -> None:
         self.ops: list[tuple] = []
 
-    def apply(self, matrix: Optional[VectorMatrix]) -> None:
-        """Replay the recorded changes on ``matrix`` (if one is loaded) and forget them."""
-        if matrix is not None:
-            for op, *args in self.ops:
-                getattr(matrix, op)(*args)
-        self.ops.clear()
+    def changed(self) -> list[tuple[int, str]]:
+        """Return ``(chunk pk, op)`` for every change recorded, in order."""
+        rows: list[tuple[int, str]] = []
+        for op, *args in self.ops:
+            if op == "add":
+                rows.append((int(args[0]), op))
+            else:
+                rows.extend((int(pk), op) for pk in args[0])
+        return rows
