@@ -62,15 +62,15 @@ def set_status(store: SQLiteStore, skill_id: str, status: str) -> None:
 
 def exact_hits(path: str, query: np.ndarray, k: int, statuses=("canonical",)) -> list[int]:
     """The reference: exact search on a fresh connection."""
-    saved = vector_cache.ANN_MIN_CHUNKS
-    vector_cache.ANN_MIN_CHUNKS = 10**9
+    saved = vector_cache.ANN_MIN_CHUNKS, vector_cache.ANN_MIN_FLOATS
+    vector_cache.ANN_MIN_CHUNKS = vector_cache.ANN_MIN_FLOATS = 10**12
     try:
         store = SQLiteStore(path)
         store.rebuild_vector_index()  # from SQLite: a valid saved HNSW index would be used otherwise
         assert store.vector_index_info()["kind"] == "exact"
         return [pk for pk, _ in store.vector_search(query, k, statuses)]
     finally:
-        vector_cache.ANN_MIN_CHUNKS = saved
+        vector_cache.ANN_MIN_CHUNKS, vector_cache.ANN_MIN_FLOATS = saved
         store.close()
 
 
@@ -408,3 +408,8 @@ def test_only_the_process_holding_the_lock_writes_the_index(ann, rng, tmp_path):
     assert store._vector_cache.save() is True
     assert json.load(open(stamp_path))["seq"] > saved["seq"]
     store.close()
+
+
+def test_wide_vectors_switch_to_hnsw_sooner():
+    assert not vector_cache.uses_ann(49_999, 384) and vector_cache.uses_ann(50_000, 384)
+    assert vector_cache.uses_ann(12_500, 1536) and not vector_cache.uses_ann(12_499, 1536)

@@ -54,3 +54,17 @@ def test_stems_match_the_index_exactly(sm):
     assert set(stems.values()) <= indexed
     assert stems["guidance"] == "guidanc" and stems["café"] == "cafe"
     assert porter_stems(sqlite3).stems(["foo_bar"]) == {"foo_bar": None}  # two tokens: no single count
+
+
+def test_a_query_searches_its_rarest_words_within_a_posting_budget(monkeypatch):
+    from skillvault.retrieval import lexical
+
+    monkeypatch.setattr(lexical, "MAX_POSTINGS", 1_000)
+    counts = {"checkbox": 40, "field": 600, "default": 500, "type": 900}
+    terms = ["field", "type", "checkbox", "default", "unindexed"]
+    # total 100k chunks: none is common (5% = 5,000); the rarest fill the budget of 1,000.
+    assert informative_terms(terms, counts, 100_000) == ["checkbox", "default", "unindexed"]
+    assert informative_terms(["type", "field"], counts, 100_000) == ["field"]  # one term always stays
+    assert informative_terms(terms, counts, 100_000) != terms
+    monkeypatch.setattr(lexical, "MAX_POSTINGS", 10_000)
+    assert informative_terms(terms, counts, 100_000) == terms  # a small library keeps every word

@@ -8,6 +8,8 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_TERMS = 32
 COMMON_SHARE = 0.05
 COMMON_MIN_DOCS = 200
+#: Most chunks (summed over the query's terms) that one FTS5 search may have to score.
+MAX_POSTINGS = 10_000
 
 # Words too common to say anything about relevance (English; queries in other
 # languages just keep all their words).
@@ -31,15 +33,26 @@ def query_terms(text: str) -> list[str]:
 
 
 def informative_terms(terms: list[str], document_counts: dict[str, int], total: int) -> list[str]:
-    """Drop terms found in a large share of the library, if any term is left.
+    """Keep the terms worth searching for, in their order.
 
     A word in more than :data:`COMMON_SHARE` of the chunks (and more than
     :data:`COMMON_MIN_DOCS`) adds almost nothing to BM25 but makes FTS5 score every
-    chunk holding it; it is treated like a stop word for this library.
+    chunk holding it; it is treated like a stop word for this library (if no term is
+    left, all are kept). Then the rarest terms are kept while the chunks they match add
+    up to at most :data:`MAX_POSTINGS`: FTS5 scores every chunk that matches any term,
+    so in a large library a query's cost would otherwise grow with the library, while
+    BM25 is decided by the rare words anyway (the rarest term is always kept).
     """
     limit = max(COMMON_SHARE * total, COMMON_MIN_DOCS)
-    kept = [term for term in terms if document_counts.get(term, 0) <= limit]
-    return kept or terms
+    kept = [term for term in terms if document_counts.get(term, 0) <= limit] or terms
+    budget, chosen = MAX_POSTINGS, set()
+    for term in sorted(kept, key=lambda t: document_counts.get(t, 0)):
+        cost = document_counts.get(term, 0)
+        if chosen and cost > budget:
+            break
+        chosen.add(term)
+        budget -= cost
+    return [term for term in kept if term in chosen]
 
 
 def match_expression(terms: list[str]) -> str:

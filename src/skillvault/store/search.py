@@ -19,6 +19,8 @@ META_INDEX_GENERATION = "index_generation"
 #: FTS5 ranks this many times ``k`` rows before statuses are filtered (archived chunks
 #: keep their FTS rows).
 LEXICAL_OVERFETCH = 4
+#: Most stems whose document counts a connection remembers.
+STEM_COUNT_MEMO = 100_000
 
 
 class SearchIndex:
@@ -81,12 +83,25 @@ class SearchIndex:
         if not terms:
             return {}
         stems = porter_stems(self._sql).stems(terms)
-        wanted = sorted({stem for stem in stems.values() if stem is not None})
-        if not wanted:
-            return {}
-        marks = ",".join("?" * len(wanted))
-        counts = dict(self.conn.execute(f"SELECT term, doc FROM temp.chunk_terms WHERE term IN ({marks})", wanted).fetchall())
-        return {term: counts[stem] for term, stem in stems.items() if stem in counts}
+        counts = self._stem_counts({stem for stem in stems.values() if stem is not None})
+        return {term: counts[stem] for term, stem in stems.items() if counts.get(stem)}
+
+    def _stem_counts(self, stems: set[str]) -> dict[str, int]:
+        """Document counts of indexed stems, remembered while the library's size stays
+        within 10% of what it was when they were counted: fts5vocab counts a term by
+        reading its whole doclist (as costly as searching it), and pruning needs only
+        the rough share of chunks holding it."""
+        size = self.indexed_chunk_count()
+        memo = getattr(self, "_stem_count_memo", None)
+        if memo is None or abs(size - memo[0]) > 0.1 * max(memo[0], 1) or len(memo[1]) > STEM_COUNT_MEMO:
+            memo = self._stem_count_memo = (size, {})
+        known = memo[1]
+        missing = sorted(stems - known.keys())
+        if missing:
+            marks = ",".join("?" * len(missing))
+            found = dict(self.conn.execute(f"SELECT term, doc FROM temp.chunk_terms WHERE term IN ({marks})", missing))
+            known.update({stem: found.get(stem, 0) for stem in missing})
+        return {stem: known[stem] for stem in stems}
 
     def indexed_chunk_count(self) -> int:
         """Return the number of chunks in the search indexes (non-draft chunks)."""
@@ -185,20 +200,24 @@ class SearchIndex:
         marks = ",".join("?" * len(statuses))
         only = f" AND k.skill_id IN ({','.join('?' * len(skill_ids))})" if skill_ids is not None else ""
         rows = self.conn.execute(
-            f"""SELECT k.skill_id, k.embedding, f.name, f.description, f.when_to_use FROM skill_cards k
-                JOIN skills s ON s.id = k.skill_id JOIN card_fts f ON f.rowid = k.pk
+            f"""SELECT k.skill_id, k.embedding, k.pk FROM skill_cards k JOIN skills s ON s.id = k.skill_id
                 WHERE s.status IN ({marks}){only} ORDER BY k.skill_id""",
             (*statuses, *(skill_ids or ())),
         ).fetchall()
         ids = [row[0] for row in rows]
         matrix = np.zeros((len(rows), dim), dtype=np.float32)
-        missing: list[tuple[int, str]] = []
-        for index, (_id, blob, name, description, when) in enumerate(rows):
+        without: list[tuple[int, int]] = []  # (row, card pk): text read only for these
+        for index, (_id, blob, card_pk) in enumerate(rows):
             vector = None if blob is None else np.frombuffer(blob, dtype=np.float32)
             if vector is not None and vector.shape[0] == dim:
                 matrix[index] = vector
             else:
-                missing.append((index, CardFields(name, description, when, "").embedding_text()))
+                without.append((index, card_pk))
+        missing: list[tuple[int, str]] = []
+        for index, card_pk in without:
+            name, description, when = self.conn.execute(
+                "SELECT name, description, when_to_use FROM card_fts WHERE rowid = ?", (card_pk,)).fetchone()
+            missing.append((index, CardFields(name, description, when, "").embedding_text()))
         return ids, matrix, missing
 
     def card_lexical_search(

@@ -6,9 +6,10 @@ and the last log number it reflects; before a search it replays newer numbers by
 re-reading those chunks' current rows (so replaying twice is harmless), which is how
 one process sees another's writes without rebuilding anything.
 
-- Fewer than :data:`ANN_MIN_CHUNKS` searchable chunks: an exact float32 matrix
+- Fewer than :data:`ANN_MIN_CHUNKS` searchable chunks (and fewer than
+  :data:`ANN_MIN_FLOATS` matrix entries): an exact float32 matrix
   (:class:`~.vector_index.VectorMatrix`), read from SQLite on open; no file.
-- From :data:`ANN_MIN_CHUNKS` on: usearch HNSW graphs (:class:`~.ann_index.AnnIndex`),
+- Above that (:func:`uses_ann`): usearch HNSW graphs (:class:`~.ann_index.AnnIndex`),
   saved beside the database in ``<db>.skillvault-index/`` with ``stamp.json`` naming
   the graph files and what they were built from (format, vector epoch, embedder,
   width, dtype, last log number). A reopen loads them (whatever the size then) and
@@ -46,6 +47,14 @@ except ImportError:  # Windows: no advisory locks; saves are still atomic per fi
 #: exact scan is fast and is the reference (a 384-d matrix scan took roughly 5-10 ms at
 #: 50k rows and 10-25 ms at 100k on this shared 2-core machine; an HNSW search < 1 ms).
 ANN_MIN_CHUNKS = 50_000
+#: ... or at least this many matrix entries (chunks x width): the scan's cost grows with
+#: both, so wide vectors switch sooner (20k x 1536-d took ~4 ms to scan, like 80k x 384-d).
+ANN_MIN_FLOATS = 19_200_000
+
+
+def uses_ann(count: int, dim: int) -> bool:
+    """Whether a library of ``count`` searchable ``dim``-wide chunk vectors uses HNSW."""
+    return count >= ANN_MIN_CHUNKS or count * dim >= ANN_MIN_FLOATS
 #: Save the HNSW index after this many replayed changes (and at close after SAVE_AT_CLOSE).
 SAVE_AFTER_CHANGES = 20_000
 SAVE_AT_CLOSE = 1_000
@@ -149,7 +158,7 @@ class VectorCache:
         count = self.store.conn.execute(
             "SELECT COUNT(*) FROM chunks c JOIN skills s ON s.id = c.skill_id WHERE s.status != 'draft'"
         ).fetchone()[0]
-        if count < ANN_MIN_CHUNKS:
+        if not uses_ann(count, dim):
             self.index, self.seq = self._load_matrix(dim), last
         else:
             self.index, self.seq = self._build(dim, count), last
@@ -171,7 +180,7 @@ class VectorCache:
                 return
         self._apply(pks)
         self.seq = last
-        if isinstance(self.index, VectorMatrix) and len(self.index) >= ANN_MIN_CHUNKS:
+        if isinstance(self.index, VectorMatrix) and uses_ann(len(self.index), self.index.dim):
             self._open(self.epoch, horizon, last)  # grew past the exact range
 
     def _apply(self, pks: list[int]) -> None:
@@ -233,8 +242,8 @@ class VectorCache:
         count = self.store.conn.execute(
             "SELECT COUNT(*) FROM chunks c JOIN skills s ON s.id = c.skill_id WHERE s.status != 'draft'"
         ).fetchone()[0]
-        if count < ANN_MIN_CHUNKS:
-            return f"exact in-memory matrix ({count:,} chunks < {ANN_MIN_CHUNKS:,})"
+        if not uses_ann(count, dim):
+            return f"exact in-memory matrix ({count:,} chunks of {dim}-d, under the HNSW threshold)"
         epoch, _horizon, last = self._log_state()
         folder = index_folder(self.store.path)
         saved = -1 if self.store.path == ":memory:" else self._saved_seq_on_disk(folder, name, dim, epoch)
