@@ -221,6 +221,9 @@ def check_every_tool(session: Session, db: Path) -> None:
         # resources and the prompt
         listed = session.run(session.client.list_resources()).resources
         assert {str(r.uri) for r in listed} == {f"skill://{name}" for name in SKILLS}
+        pdf = human.get("pdf-forms")
+        [entry] = [r for r in listed if str(r.uri) == "skill://pdf-forms"]
+        assert (entry.title, entry.description) == (pdf.name, pdf.description) and entry.description
         read = session.run(session.client.read_resource("skill://pdf-forms"))
         assert read.contents[0].text == markdown
         prompt = session.run(session.client.get_prompt("use_skill_library", {"task": "rotate logs"}))

@@ -39,10 +39,12 @@ def skill_uri(skill_id: str) -> str:
 
 
 def listed_resources(sm: "SkillManager") -> list[Resource]:
-    """Return up to :data:`MAX_LISTED` canonical skills as resources, by id."""
-    skills = sorted(sm.list(status="canonical"), key=lambda s: s.id)[:MAX_LISTED]
-    return [Resource(uri=skill_uri(s.id), name=s.id, title=s.name, description=s.description or None,
-                     mime_type=MIME) for s in skills]
+    """Return up to :data:`MAX_LISTED` canonical skills as resources, by id (their cards
+    only: clients list resources on connect, and loading every skill's chunks is slow)."""
+    ids = [skill_id for skill_id, _name in sm.store.skill_names("canonical")][:MAX_LISTED]
+    cards = sm.store.skill_cards_of(ids)
+    return [Resource(uri=skill_uri(skill_id), name=skill_id, title=cards[skill_id][0],
+                     description=cards[skill_id][1] or None, mime_type=MIME) for skill_id in ids if skill_id in cards]
 
 
 def add_resources(server: MCPServer, library: AgentLibrary) -> None:
