@@ -146,7 +146,7 @@ def rank_skills(
                 file_best.append((skill_id, value))
             files.setdefault(skill_id, []).append(path)
         signals["file_words"] = file_best
-    if among is not None:
+    else:
         signals = {name: [(skill_id, value) for skill_id, value in ranked if skill_id in among]
                    for name, ranked in signals.items()}
     found: dict[str, dict[str, tuple[float, int]]] = {}

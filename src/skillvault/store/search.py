@@ -28,7 +28,7 @@ class SearchIndex:
 
     def vector_search(self, query: np.ndarray, k: int, statuses: tuple[str, ...]) -> list[tuple[int, float]]:
         """Cosine KNN over chunks of skills in ``statuses``: up to ``k`` ``(chunk pk, similarity)``
-        pairs, best first (exact below ``vector_cache.ANN_MIN_CHUNKS`` chunks, HNSW above)."""
+        pairs, best first (exact for small libraries, HNSW above ``vector_cache.uses_ann``)."""
         return self._current_matrix().top_k(query, k, statuses)
 
     def hybrid_candidates(

@@ -4,8 +4,8 @@ Why not query ``vec0`` directly: a brute-force ``vec0`` KNN over 20k x 1536-d ve
 takes ~44 ms on a 2-core machine, a float32 matrix-vector product ~3-4 ms. So the
 vectors are read once from SQLite (the source of truth) into one matrix, kept in step
 with the database by :mod:`skillvault.store.vector_cache`. This exact search is the
-reference; libraries above :data:`~skillvault.store.vector_cache.ANN_MIN_CHUNKS`
-chunks use the HNSW graphs of :mod:`skillvault.store.ann_index` instead.
+reference; larger libraries (:func:`~skillvault.store.vector_cache.uses_ann`) use the
+HNSW graphs of :mod:`skillvault.store.ann_index` instead.
 """
 
 from __future__ import annotations
