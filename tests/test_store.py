@@ -54,6 +54,27 @@ def test_every_vector_lookup_by_text_hash_uses_an_index(sm):
         assert "USING" in plan and f"SCAN {table}" not in plan, (table, plan)
 
 
+def test_query_statements_start_from_their_few_rows(sm):
+    # Every statement a query runs must start from the rows it names (chunk pks, skill
+    # ids, FTS hits), never walk a table or every skill of a status: joined the wrong
+    # way, reading 50 named cards walked all 4k canonical skills (3 ms of a 15 ms query).
+    for index in range(40):
+        sm.register(make_skill(f"tool-{index}", ("Install", f"pip install tool{index} then run it"),
+                               ("Usage", f"tool{index} --verbose prints progress")))
+    statements: list[str] = []
+    sm.store.conn.set_trace_callback(statements.append)
+    sm.query("install tool7 and print progress", budget=500)
+    sm.store.conn.set_trace_callback(None)
+    selects = {s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))}
+    assert any("skill_cards" in s for s in selects)  # the card read is among them
+    real_tables = {row[0] for row in sm.store.conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL TABLE%' AND name NOT LIKE 'sqlite_%'")}
+    for sql in selects:
+        plan = [row[-1] for row in sm.store.conn.execute("EXPLAIN QUERY PLAN " + sql)]
+        walks = [step for step in plan if step.startswith("SCAN ") and step.split()[1] in real_tables]
+        assert not walks and not any("skills_by_status" in step for step in plan), (sql, plan)
+
+
 def test_no_silent_fallback_when_sqlite_vec_cannot_load(monkeypatch, db_path):
     import sqlite_vec
 

@@ -200,8 +200,10 @@ class SearchIndex:
         marks = ",".join("?" * len(statuses))
         only = f" AND k.skill_id IN ({','.join('?' * len(skill_ids))})" if skill_ids is not None else ""
         rows = self.conn.execute(
-            f"""SELECT k.skill_id, k.embedding, k.pk FROM skill_cards k JOIN skills s ON s.id = k.skill_id
-                WHERE s.status IN ({marks}){only} ORDER BY k.skill_id""",
+            # CROSS JOIN keeps the named cards the outer loop: joined the other way, SQLite
+            # walks every skill of the status first (4k rows at 20k chunks, 3 ms a query).
+            f"""SELECT k.skill_id, k.embedding, k.pk FROM skill_cards k {"CROSS JOIN" if skill_ids is not None else "JOIN"}
+                skills s ON s.id = k.skill_id WHERE s.status IN ({marks}){only} ORDER BY k.skill_id""",
             (*statuses, *(skill_ids or ())),
         ).fetchall()
         ids = [row[0] for row in rows]
