@@ -15,15 +15,18 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
+from contextlib import contextmanager
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import quote
 
 import pytest
 
 #: Client authentication of the test server: the superuser by socket trust, everyone else by password.
 PG_HBA = "local all postgres trust\nlocal all all scram-sha-256\n"
+TEST_SETTINGS = ("fsync = off", "synchronous_commit = off", "full_page_writes = off")
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ def pg_server() -> PgServer:
     try:
         (server.pgdata / "pg_hba.conf").write_text(PG_HBA)
         with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+            for setting in TEST_SETTINGS:  # a throwaway server: no need to survive a power cut
+                conn.execute(f"ALTER SYSTEM SET {setting}")
             conn.execute("SELECT pg_reload_conf()")
         yield PgServer(str(server.get_postmaster_info().socket_dir))
     finally:
@@ -62,14 +67,23 @@ def pg_server() -> PgServer:
         shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.fixture
-def pg_url(pg_server) -> str:
-    """A new, empty database for this test (as the superuser); dropped after the test."""
+@contextmanager
+def new_database(server: PgServer) -> Iterator[str]:
+    """Create an empty database on ``server``; yield its URL (as the superuser); drop it after."""
     import psycopg
 
     name = f"test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+    with psycopg.connect(server.url(), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    yield pg_server.url(name)
-    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    try:
+        yield server.url(name)
+    finally:
+        with psycopg.connect(server.url(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url(pg_server) -> Iterator[str]:
+    """A new, empty database for this test (as the superuser); dropped after the test."""
+    with new_database(pg_server) as url:
+        yield url
