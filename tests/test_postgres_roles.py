@@ -19,7 +19,7 @@ from skillvault.store.postgres.connection import connect
 from skillvault.store.postgres.migrations import SECURED_TABLES
 from skillvault.store.postgres.roles import create_agent_role
 from skillvault.store.postgres.search import dependency_closure, hybrid_search
-from skillvault.store.postgres.vectors import vector_layout
+from skillvault.store.postgres.vectors import ensure_vector_columns, vector_layout
 
 PASSWORD = "s3cret pass:word@/"
 NEW_DRAFT = ("INSERT INTO skills (id, name, source, status, confidence, created_at, updated_at, author) "
@@ -325,3 +325,14 @@ def test_passwords_are_not_sent_in_clear(attacked):
     library = attacked
     stored = library.owner.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (library.role,)).fetchone()[0]
     assert stored.startswith("SCRAM-SHA-256$") and PASSWORD not in stored
+
+
+def test_agent_cannot_fix_the_vector_width(pg_server, pg_url):
+    owner = open_library(pg_url, dim=None)
+    create_agent_role(owner, "agent_early", PASSWORD)
+    agent = connect(pg_server.url(conninfo_to_dict(pg_url)["dbname"], "agent_early", PASSWORD))
+    with pytest.raises(SkillPermissionError):
+        ensure_vector_columns(agent, 8)
+    assert vector_layout(owner) is None
+    ensure_vector_columns(owner, 8)
+    assert ensure_vector_columns(agent, 8).dim == 8  # once it is set, an agent's opening only checks it

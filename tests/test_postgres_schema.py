@@ -220,3 +220,36 @@ def test_ids_and_statuses_are_checked_by_the_schema(pg_url):
             conn.execute("INSERT INTO skills (id, name, source, status, confidence, created_at, updated_at) "
                          "VALUES (%s, 'n', 'manual', %s, 1, 'now', 'now')", (skill_id, status))
     assert conn.execute("SELECT count(*) FROM skills").fetchone()[0] == 0
+
+
+def test_openers_racing_to_fix_the_width_agree_on_one(pg_url):
+    open_library(pg_url, dim=None).close()
+    holder = psycopg.connect(pg_url, autocommit=True)
+    holder.execute("BEGIN")
+    holder.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+    outcomes: dict[int, object] = {}
+
+    def open_with(dim: int) -> None:
+        conn = connect(pg_url)
+        try:
+            outcomes[dim] = ensure_vector_columns(conn, dim).dim
+        except EmbedderMismatchError as exc:
+            outcomes[dim] = exc
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=open_with, args=(dim,)) for dim in (8, 16)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 20
+    while _advisory_waiters(pg_url) < 2:
+        assert time.monotonic() < deadline, "the openers never waited for the schema lock"
+        time.sleep(0.05)
+    holder.execute("COMMIT")
+    for thread in threads:
+        thread.join(20)
+    winners = [dim for dim, outcome in outcomes.items() if outcome == dim]
+    losers = [outcome for outcome in outcomes.values() if isinstance(outcome, EmbedderMismatchError)]
+    assert len(winners) == 1 and len(losers) == 1
+    assert vector_layout(holder).dim == winners[0]
+    assert len([name for name in _indexes(holder) if name.endswith("_hnsw")]) == 2
