@@ -67,3 +67,4 @@ def make_skill(skill_id: str, *sections: tuple[str, str], name: str | None = Non
 
 
 from standins.fixtures import anthropic_standin, openai_standin  # noqa: E402,F401  (shared fixtures)
+from pg_fixtures import pg_server, pg_url  # noqa: E402,F401  (PostgreSQL server and databases)
