@@ -1,0 +1,109 @@
+"""Shared set-up of the review console tests: a small library, accounts, the app, a live server."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+from skillvault import SkillManager
+from skillvault.web.accounts import Accounts, accounts_path
+from skillvault.web.app import create_app
+from skillvault.web.sessions import Sessions
+
+from conftest import make_skill, word_vector
+
+PASSWORD = "correct horse battery"
+REBASE = ("Rebase a branch safely", "- fetch first\n- rebase onto origin/main\n- never rebase shared branches")
+CRON = ("Schedule cron jobs", "- edit with crontab -e\n- log output to a file")
+
+
+@dataclass
+class Console:
+    """A library with one canonical skill (two versions) and two drafts, and its accounts."""
+
+    db: str
+    accounts: Accounts
+    reviewer_token: str
+    agent_token: str
+    drafts: dict = field(default_factory=dict)
+
+    def manager(self) -> SkillManager:
+        """A human-mode manager on the same file (close it)."""
+        return SkillManager(self.db, embed_fn=word_vector)
+
+    def open_manager(self, mode: str) -> SkillManager:
+        return SkillManager(self.db, embed_fn=word_vector, mode=mode)
+
+    def app(self, sessions: Sessions | None = None):
+        return create_app(self.open_manager, self.accounts, sessions=sessions)
+
+
+def make_console(tmp_path) -> Console:
+    """Build the library: ``git`` (versions 1 and 2), drafts ``rebase`` and ``cron``; reviewer ``ana``."""
+    db = str(tmp_path / "skills.db")
+    with SkillManager(db, embed_fn=word_vector) as sm:
+        sm.register(make_skill("git", ("Usage", "git commit often, push daily"), ("Pitfalls", "never force push main")))
+        sm.register(make_skill("git", ("Usage", "git commit small changes, push daily"), ("Pitfalls", "never force push main")))
+        drafts = {"rebase": sm.propose(REBASE[0], REBASE[1], when_to_use="before merging a feature branch"),
+                  "cron": sm.propose(CRON[0], CRON[1], when_to_use="recurring jobs on a server")}
+    accounts = Accounts(accounts_path(db))
+    accounts.add_user("ana", PASSWORD)
+    console = Console(db, accounts, accounts.add_token("ana-cli", "reviewer"), accounts.add_token("bot", "agent"))
+    console.drafts = drafts
+    return console
+
+
+def library_state(db: str) -> dict:
+    """Everything a request could change: skills with their text, audit rows, versions, usage."""
+    import sqlean as sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        return {table: conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+                for table in ("skills", "chunks", "audit_log", "skill_versions", "usage", "agent_usage")}
+    finally:
+        conn.close()
+
+
+def login_token(html: str) -> str:
+    """The login form's hidden token."""
+    return re.search(r'name="login_token" value="([^"]+)"', html).group(1)
+
+
+def csrf_of(html: str) -> str:
+    """The session's CSRF token in a page's forms."""
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """The console served by uvicorn on 127.0.0.1 in a thread (for the browser tests)."""
+
+    def __init__(self, app):
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> "LiveServer":
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the console did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
