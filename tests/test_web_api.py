@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from skillvault.web.sessions import COOKIE, Sessions
 
-from web_console import PASSWORD, csrf_of, library_state, login_token, make_console
+from web_console import GIT_V1, PASSWORD, csrf_of, library_state, login_token, make_console
 
 
 @pytest.fixture
@@ -90,6 +90,17 @@ def test_an_agent_token_reads_canonical_skills_and_proposes_drafts(client, conso
 
 
 # ---------------------------------------------------------------------- review
+def test_a_revision_shows_its_section_diff_beside_the_skill_it_revises(client, console):
+    draft = client.get(f"/api/drafts/{console.drafts['git']}", headers=bearer(console.reviewer_token)).json()
+    assert draft["target"]["id"] == "git" and draft["target"]["version"] == 2
+    changes = {s["section"]: s for s in draft["sections"]}
+    assert changes["Playbook"]["change"] == "changed" and changes["Pitfalls"]["change"] == "unchanged"
+    assert "+- pull with rebase first" in changes["Playbook"]["lines"]
+    assert "-- git commit small changes" in changes["Playbook"]["lines"]
+    assert changes["When to use"]["change"] == "added"
+    assert draft["lint"] and {"severity", "code", "message"} <= set(draft["lint"][0])
+
+
 def test_edit_then_approve_makes_the_edited_text_canonical(client, console):
     reviewer = bearer(console.reviewer_token)
     draft_id = console.drafts["rebase"]
@@ -134,7 +145,7 @@ def test_batch_decides_each_draft_on_its_own(client, console):
     assert [item["draft_id"] for item in result["done"]] == [console.drafts["rebase"], console.drafts["cron"]]
     assert result["failed"][0]["draft_id"] == "draft::missing" and result["failed"][0]["error"] == "NotFoundError"
     with console.manager() as sm:
-        assert sm.review_queue() == []
+        assert [d.id for d in sm.review_queue()] == [console.drafts["git"]]
         assert len(sm.list(status="canonical")) == 3
 
 
@@ -145,7 +156,7 @@ def test_history_and_rollback(client, console):
     rolled = client.post("/api/skills/git/rollback", headers=reviewer, json={"version": 1})
     assert rolled.json() == {"skill_id": "git", "restored_version": 1, "version": 3}
     with console.manager() as sm:
-        assert sm.get("git").chunks[0].content == "git commit often, push daily"
+        assert sm.get("git").chunks[0].content == GIT_V1
     missing = client.post("/api/skills/git/rollback", headers=reviewer, json={"version": 9})
     assert missing.status_code == 404 and "kept versions: [1, 2, 3]" in missing.json()["message"]
 
@@ -158,7 +169,7 @@ def test_search_query_stats_usage(client, console):
     assert skills[0]["id"] == "git" and "cosine" in skills[0]["why"]
     packed = client.post("/api/query", headers=reviewer, json={"text": "git push", "budget": 500}).json()
     assert "<skill" in packed["text"] and packed["decisions"] and packed["served_skill_ids"] == ["git"]
-    assert client.get("/api/stats", headers=reviewer).json()["draft"] == 2
+    assert client.get("/api/stats", headers=reviewer).json()["draft"] == 3
     assert client.get("/api/skills/git/usage", headers=reviewer).json()["uses"] == 1  # the query above
 
 

@@ -18,6 +18,9 @@ from conftest import make_skill, word_vector
 PASSWORD = "correct horse battery"
 REBASE = ("Rebase a branch safely", "- fetch first\n- rebase onto origin/main\n- never rebase shared branches")
 CRON = ("Schedule cron jobs", "- edit with crontab -e\n- log output to a file")
+GIT_V1 = "## Playbook\n\n- git commit often\n- push daily"
+GIT_V2 = "## Playbook\n\n- git commit small changes\n- push daily"
+GIT_PITFALLS = "## Pitfalls\n\nnever force push main"
 
 
 @dataclass
@@ -42,13 +45,16 @@ class Console:
 
 
 def make_console(tmp_path) -> Console:
-    """Build the library: ``git`` (versions 1 and 2), drafts ``rebase`` and ``cron``; reviewer ``ana``."""
+    """Build the library: ``git`` (versions 1 and 2), new-skill drafts ``rebase`` and ``cron``, draft
+    ``git`` revising ``git``; reviewer ``ana`` and tokens ``ana-cli`` (reviewer) and ``bot`` (agent)."""
     db = str(tmp_path / "skills.db")
     with SkillManager(db, embed_fn=word_vector) as sm:
-        sm.register(make_skill("git", ("Usage", "git commit often, push daily"), ("Pitfalls", "never force push main")))
-        sm.register(make_skill("git", ("Usage", "git commit small changes, push daily"), ("Pitfalls", "never force push main")))
+        sm.register(make_skill("git", ("Playbook", GIT_V1), ("Pitfalls", GIT_PITFALLS)))
+        sm.register(make_skill("git", ("Playbook", GIT_V2), ("Pitfalls", GIT_PITFALLS)))
         drafts = {"rebase": sm.propose(REBASE[0], REBASE[1], when_to_use="before merging a feature branch"),
-                  "cron": sm.propose(CRON[0], CRON[1], when_to_use="recurring jobs on a server")}
+                  "cron": sm.propose(CRON[0], CRON[1], when_to_use="recurring jobs on a server"),
+                  "git": sm.propose("Git", "- git commit small changes often\n- push daily\n- pull with rebase first",
+                                    when_to_use="git commit push daily work")}
     accounts = Accounts(accounts_path(db))
     accounts.add_user("ana", PASSWORD)
     console = Console(db, accounts, accounts.add_token("ana-cli", "reviewer"), accounts.add_token("bot", "agent"))

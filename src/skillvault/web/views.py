@@ -7,6 +7,7 @@ from :mod:`skillvault.cli.output`; the section diff of a draft from
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Optional
 
 from ..bundle import bundled_files
@@ -43,14 +44,19 @@ def skill_hit_dict(rank: int, hit) -> dict:
             "description": hit.description, "why": hit.why}
 
 
+_SECTION_HEADER = re.compile(r"@@ (.*): (changed|added|unchanged) @@")
+_HUNK_HEADER = re.compile(r"@@ -\d+(,\d+)? \+\d+(,\d+)? @@")
+
+
 def _sections_of_diff(lines: list[str]) -> list[dict]:
-    """Split :func:`draft_diff` lines into ``{"section", "change", "lines"}`` per section."""
+    """Split :func:`draft_diff` lines into ``{"section", "change", "lines"}`` per section
+    (the unified diff's own hunk headers left out)."""
     sections: list[dict] = []
     for line in lines[2:]:  # after the ---/+++ header
-        if line.startswith("@@ ") and line.endswith(" @@"):
-            title, _, change = line[3:-3].rpartition(": ")
-            sections.append({"section": title, "change": change, "lines": []})
-        elif sections and not line.startswith("@@"):
+        header = _SECTION_HEADER.fullmatch(line)
+        if header:
+            sections.append({"section": header.group(1), "change": header.group(2), "lines": []})
+        elif sections and not _HUNK_HEADER.fullmatch(line):
             sections[-1]["lines"].append(line)
     return sections
 
