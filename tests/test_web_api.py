@@ -279,3 +279,29 @@ def test_page_errors_are_shown_not_raised(client, console):
     assert missing.status_code == 404 and "no skill with id" in missing.text and "Traceback" not in missing.text
     bad = client.post("/skills/git/rollback", data={"csrf": csrf, "version": "7"})
     assert "git&#39;s kept versions" in bad.text or "has no version 7" in bad.text
+
+
+# ---------------------------------------------------------------------- the command line
+def test_users_commands_manage_reviewers_and_tokens(console):
+    from typer.testing import CliRunner
+
+    from skillvault.cli.app import app
+
+    def run(*args, code=0):
+        result = CliRunner().invoke(app, ["--db", console.db, *args], env={"NO_COLOR": "1"})
+        assert result.exit_code == code, result.output
+        return result
+
+    run("users", "add", "ben", "--password", "a long passphrase")
+    assert console.accounts.login("ben", "a long passphrase") is not None
+    token = run("users", "token", "ci", "--agent").stdout.strip()
+    assert console.accounts.check_token(token).role == "agent"
+    listing = json.loads(run("users", "list", "--json").stdout)
+    assert listing["reviewers"] == ["ana", "ben"] and {"ci", "bot"} <= {t["name"] for t in listing["tokens"]}
+    assert token not in json.dumps(listing)
+    assert "8 to 1000 characters" in run("users", "add", "cy", "--password", "short", code=1).output
+    run("users", "revoke", "ci")
+    assert console.accounts.check_token(token) is None
+    assert "no reviewer named 'zed'" in run("users", "remove", "zed", code=3).output
+    missing = CliRunner().invoke(app, ["--db", console.db + ".nope", "serve"])
+    assert missing.exit_code == 1 and "no skill library at" in missing.output
