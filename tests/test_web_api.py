@@ -281,6 +281,21 @@ def test_page_errors_are_shown_not_raised(client, console):
     assert "git&#39;s kept versions" in bad.text or "has no version 7" in bad.text
 
 
+def test_batch_form_needs_a_reason_to_reject_and_approves_each_ticked_draft(client, console):
+    login(client)
+    csrf = csrf_of(client.get("/review").text)
+    ticked = [console.drafts["rebase"], console.drafts["cron"]]
+    before = library_state(console.db)
+    refused = client.post("/review/batch", data={"csrf": csrf, "action": "reject", "ids": ticked, "reason": ""})
+    assert "reason: must be a non-empty string" in refused.text
+    assert library_state(console.db) == before
+    done = client.post("/review/batch", data={"csrf": csrf, "action": "approve", "ids": ticked})
+    assert "Approved 2" in done.text
+    with console.manager() as sm:
+        assert [d.id for d in sm.review_queue()] == [console.drafts["git"]]
+        assert all(sm.get(draft_id) is None for draft_id in ticked)
+
+
 # ---------------------------------------------------------------------- the command line
 def test_users_commands_manage_reviewers_and_tokens(console):
     from typer.testing import CliRunner

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from skillvault import SkillManager
 from skillvault.web.accounts import Accounts, accounts_path
@@ -44,10 +47,26 @@ class Console:
         return create_app(self.open_manager, self.accounts, sessions=sessions)
 
 
+_TEMPLATE: dict = {}
+
+
 def make_console(tmp_path) -> Console:
     """Build the library: ``git`` (versions 1 and 2), new-skill drafts ``rebase`` and ``cron``, draft
-    ``git`` revising ``git``; reviewer ``ana`` and tokens ``ana-cli`` (reviewer) and ``bot`` (agent)."""
-    db = str(tmp_path / "skills.db")
+    ``git`` revising ``git``; reviewer ``ana`` and tokens ``ana-cli`` (reviewer) and ``bot`` (agent).
+
+    The library is built once per test session and copied into ``tmp_path`` for each test.
+    """
+    if not _TEMPLATE:
+        _TEMPLATE.update(_build(Path(tempfile.mkdtemp(prefix="skillvault-console-"))))
+    db = tmp_path / "skills.db"
+    for source in Path(_TEMPLATE["db"]).parent.iterdir():
+        shutil.copy2(source, tmp_path / source.name)
+    accounts = Accounts(accounts_path(db))
+    return Console(str(db), accounts, _TEMPLATE["reviewer_token"], _TEMPLATE["agent_token"], dict(_TEMPLATE["drafts"]))
+
+
+def _build(folder: Path) -> dict:
+    db = str(folder / "skills.db")
     with SkillManager(db, embed_fn=word_vector) as sm:
         sm.register(make_skill("git", ("Playbook", GIT_V1), ("Pitfalls", GIT_PITFALLS)))
         sm.register(make_skill("git", ("Playbook", GIT_V2), ("Pitfalls", GIT_PITFALLS)))
@@ -57,9 +76,8 @@ def make_console(tmp_path) -> Console:
                                     when_to_use="git commit push daily work")}
     accounts = Accounts(accounts_path(db))
     accounts.add_user("ana", PASSWORD)
-    console = Console(db, accounts, accounts.add_token("ana-cli", "reviewer"), accounts.add_token("bot", "agent"))
-    console.drafts = drafts
-    return console
+    return {"db": db, "drafts": drafts, "reviewer_token": accounts.add_token("ana-cli", "reviewer"),
+            "agent_token": accounts.add_token("bot", "agent")}
 
 
 def library_state(db: str) -> dict:

@@ -14,7 +14,7 @@ from .common import settings_of as _settings
 from .common import wants_json as _json
 from .errors import fail
 
-WEB_MODULES = ("fastapi", "uvicorn", "jinja2", "argon2", "multipart")
+WEB_MODULES = ("fastapi", "uvicorn", "jinja2", "argon2", "python_multipart")
 
 
 def _require_web() -> None:
