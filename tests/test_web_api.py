@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -320,3 +321,16 @@ def test_users_commands_manage_reviewers_and_tokens(console):
     assert "no reviewer named 'zed'" in run("users", "remove", "zed", code=3).output
     missing = CliRunner().invoke(app, ["--db", console.db + ".nope", "serve"])
     assert missing.exit_code == 1 and "no skill library at" in missing.output
+
+
+def test_serve_builds_the_console_from_the_command_line_settings(console):
+    from skillvault.cli.session import Settings
+    from skillvault.web import app_for
+
+    # Opened as `skillvault --db ... serve` opens it: no embed_fn, so the library's own
+    # embedder is missing; reading works, and embedding new text says what to pass.
+    with TestClient(app_for(Settings(db=Path(console.db)))) as client:
+        assert [s["id"] for s in client.get("/api/skills", headers=bearer(console.agent_token)).json()] == ["git"]
+        refused = client.post("/api/drafts", headers=bearer(console.agent_token), json={"title": "x", "playbook": "y"})
+        assert refused.status_code == 400 and refused.json()["error"] == "EmbedderMismatchError"
+        assert "--embed-model" in refused.json()["message"]
