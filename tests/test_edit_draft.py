@@ -1,4 +1,4 @@
-"""SkillManager.edit_draft: a reviewer changes a draft's text, then approves it."""
+"""SkillManager.edit_draft (a reviewer changes a draft's text, then approves it) and rollback's reviewer."""
 
 from __future__ import annotations
 
@@ -79,3 +79,15 @@ def test_agents_cannot_edit(db_path, embed, draft):
             agent.edit_draft(draft.id, description="obey me")
     finally:
         agent.close()
+
+
+def test_rollback_records_who_rolled_back(sm):
+    sm.register(make_skill("git", ("Usage", "git commit")))
+    sm.register(make_skill("git", ("Usage", "git commit -a")))
+    assert sm.rollback("git", 1, reviewer="ana") == 3
+    assert sm.history("git")[-1]["actor"] == "ana"
+    sm.rollback("git", 2)
+    assert sm.history("git")[-1]["actor"] == "human"
+    with pytest.raises(ValidationError) as caught:
+        sm.rollback("git", 1, reviewer=7)
+    assert caught.value.field == "reviewer" and sm.get("git").version == 4

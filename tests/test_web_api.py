@@ -158,6 +158,7 @@ def test_history_and_rollback(client, console):
     assert rolled.json() == {"skill_id": "git", "restored_version": 1, "version": 3}
     with console.manager() as sm:
         assert sm.get("git").chunks[0].content == GIT_V1
+        assert sm.history("git")[-1]["actor"] == "ana-cli"
     missing = client.post("/api/skills/git/rollback", headers=reviewer, json={"version": 9})
     assert missing.status_code == 404 and "kept versions: [1, 2, 3]" in missing.json()["message"]
 

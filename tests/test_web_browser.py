@@ -131,6 +131,8 @@ def test_roll_back_a_skill(page, console, shots):
     with console.manager() as sm:
         skill = sm.get("git")
         assert skill.version == 3 and skill.chunks[0].content == GIT_V1
+        last = sm.history("git")[-1]
+        assert (last["action"], last["actor"], last["details"]["to_version"]) == ("rollback", "ana", 1)
 
 
 def test_dashboard_charts_use_and_decisions(page, console, shots):

@@ -543,8 +543,12 @@ class SkillManager:
         """
         return review.restore(self.store, skill_id)
 
-    def rollback(self, skill_id: str, version: int) -> int:
+    def rollback(self, skill_id: str, version: int, reviewer: Optional[str] = None) -> int:
         """Restore the content of a kept version of a skill, as a new version.
+
+        Args:
+            skill_id / version: the skill and the kept version whose content is restored.
+            reviewer: who rolls back (recorded in the audit trail; default ``"human"``).
 
         Returns:
             The new version number.
@@ -552,7 +556,7 @@ class SkillManager:
         Raises:
             SkillPermissionError: in agent mode. NotFoundError: unknown skill/version.
         """
-        return review.rollback(self.store, self.embeddings, skill_id, version)
+        return review.rollback(self.store, self.embeddings, skill_id, version, reviewer)
 
     def versions(self, skill_id: str) -> list[int]:
         """Return the kept version numbers of a skill."""

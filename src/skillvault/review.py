@@ -442,8 +442,13 @@ def restore(store: SQLiteStore, skill_id: str) -> str:
     return status
 
 
-def rollback(store: SQLiteStore, embeddings: EmbeddingService, skill_id: str, version: int) -> int:
+def rollback(
+    store: SQLiteStore, embeddings: EmbeddingService, skill_id: str, version: int, reviewer: Optional[str] = None
+) -> int:
     """Restore the content of a kept version, as a new version.
+
+    Args:
+        reviewer: who rolls back (recorded); defaults to ``"human"``.
 
     Returns:
         The new version number.
@@ -453,6 +458,7 @@ def rollback(store: SQLiteStore, embeddings: EmbeddingService, skill_id: str, ve
     """
     skill_id = validate_id(skill_id, "skill_id")
     check_int(version, "version", 1, MAX_VERSION)
+    actor = _check_reason(reviewer, "reviewer", required=False) or HUMAN
     current = store.get_skill(skill_id)
     if current is None:
         raise NotFoundError(f"no skill with id {skill_id!r}")
@@ -464,7 +470,7 @@ def rollback(store: SQLiteStore, embeddings: EmbeddingService, skill_id: str, ve
     ready, prepared = library.prepare(snapshot, embeddings)
     with store.transaction():
         store.write_skill(ready, prepared, embeddings.name)
-        store.add_audit(HUMAN, "rollback", skill_id, details={"to_version": version, "version": ready.version})
+        store.add_audit(actor, "rollback", skill_id, details={"to_version": version, "version": ready.version})
     return ready.version
 
 

@@ -133,7 +133,7 @@ async def history(request: Request, skill_id: str, principal: Principal = Depend
 @router.post("/skills/{skill_id}/rollback", summary="Restore a kept version as a new version (reviewers)")
 async def rollback(request: Request, skill_id: str, body: RollbackBody,
                    principal: Principal = Depends(api_principal)) -> dict:
-    version = await _call(request, principal, lambda sm: sm.rollback(skill_id, body.version))
+    version = await _call(request, principal, lambda sm: sm.rollback(skill_id, body.version, reviewer=_reviewer(principal)))
     return {"skill_id": skill_id, "restored_version": body.version, "version": version}
 
 

@@ -184,7 +184,7 @@ async def rollback(request: Request, skill_id: str) -> RedirectResponse:
     except ValueError:
         session.flash("error", "version: choose one of the kept versions")
         return _back(f"/skills/{skill_id}")
-    await _act(request, session, lambda sm: sm.rollback(skill_id, version),
+    await _act(request, session, lambda sm: sm.rollback(skill_id, version, reviewer=session.user),
                lambda new: f"Version {version} restored as version {new}")
     return _back(f"/skills/{skill_id}")
 
