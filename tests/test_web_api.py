@@ -218,6 +218,13 @@ def test_pages_need_a_login_and_a_wrong_password_is_refused(client):
     assert page.headers["Content-Security-Policy"].startswith("default-src 'self'")
 
 
+def test_session_cookie_is_httponly_strict_and_secure_behind_tls(console):
+    for base, secure in (("http://testserver", False), ("https://testserver", True)):
+        with TestClient(console.app(), base_url=base) as client:
+            cookie = next(h for h in login(client).headers.get_list("set-cookie") if h.startswith(COOKIE + "="))
+            assert "HttpOnly" in cookie and "SameSite=strict" in cookie and ("Secure" in cookie) == secure
+
+
 def test_login_refuses_a_form_without_its_token_and_foreign_next_paths(client):
     forged = client.post("/login", data={"name": "ana", "password": PASSWORD}, follow_redirects=False)
     assert forged.status_code == 403 and COOKIE not in forged.cookies

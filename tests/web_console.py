@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import re
 import shutil
 import socket
@@ -57,7 +58,9 @@ def make_console(tmp_path) -> Console:
     The library is built once per test session and copied into ``tmp_path`` for each test.
     """
     if not _TEMPLATE:
-        _TEMPLATE.update(_build(Path(tempfile.mkdtemp(prefix="skillvault-console-"))))
+        folder = Path(tempfile.mkdtemp(prefix="skillvault-console-"))
+        atexit.register(shutil.rmtree, folder, True)
+        _TEMPLATE.update(_build(folder))
     db = tmp_path / "skills.db"
     for source in Path(_TEMPLATE["db"]).parent.iterdir():
         shutil.copy2(source, tmp_path / source.name)

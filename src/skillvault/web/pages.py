@@ -50,10 +50,17 @@ async def _act(request: Request, session: Session, fn: Callable, done: Callable[
 
 
 # ---------------------------------------------------------------------- login
+def _over_tls(request: Request) -> bool:
+    """True when the browser reached the console over HTTPS (e.g. through a TLS proxy):
+    its cookies are then marked Secure."""
+    return request.url.scheme == "https"
+
+
 def _login_page(request: Request, next_path: str, error: str = "", status: int = 200) -> HTMLResponse:
     token = new_login_token()
     response = render(request, "login.html", status=status, login_token=token, next=safe_next(next_path), error=error)
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/login")
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/login",
+                        secure=_over_tls(request))
     return response
 
 
@@ -74,7 +81,7 @@ async def login(request: Request) -> HTMLResponse:
         return _login_page(request, next_path, "Wrong name or password.", 401)
     session = state.sessions.start(principal.name)
     response = _back(next_path)
-    response.set_cookie(COOKIE, session.id, httponly=True, samesite="strict", path="/")
+    response.set_cookie(COOKIE, session.id, httponly=True, samesite="strict", path="/", secure=_over_tls(request))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
