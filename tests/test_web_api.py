@@ -337,7 +337,9 @@ def test_serve_builds_the_console_from_the_command_line_settings(console):
 
     # Opened as `skillvault --db ... serve` opens it: no embed_fn, so the library's own
     # embedder is missing; reading works, and embedding new text says what to pass.
-    with TestClient(app_for(Settings(db=Path(console.db)))) as client:
+    with TestClient(app_for(Settings(db=Path(console.db))), base_url="http://127.0.0.1:8760") as client:
+        rebound = client.get("http://rebound.example/api/skills", headers=bearer(console.agent_token))
+        assert rebound.status_code == 400  # a name that is not loopback: refused (DNS rebinding)
         assert [s["id"] for s in client.get("/api/skills", headers=bearer(console.agent_token)).json()] == ["git"]
         refused = client.post("/api/drafts", headers=bearer(console.agent_token), json={"title": "x", "playbook": "y"})
         assert refused.status_code == 400 and refused.json()["error"] == "EmbedderMismatchError"

@@ -19,8 +19,15 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8760
 
 
-def app_for(settings: "Settings", idle_minutes: float = 30, max_hours: float = 8) -> "FastAPI":
+LOOPBACK_NAMES = ["127.0.0.1", "localhost"]
+
+
+def app_for(settings: "Settings", idle_minutes: float = 30, max_hours: float = 8,
+            host: str = DEFAULT_HOST) -> "FastAPI":
     """Build the console for the library ``settings`` describe (the CLI's global options).
+
+    Listening on loopback (``host``), it answers only requests addressed to a loopback
+    name (see ``allowed_hosts`` of :func:`~skillvault.web.app.create_app`).
 
     Raises:
         CliError / skillvault.errors.*: the library cannot be opened.
@@ -34,8 +41,10 @@ def app_for(settings: "Settings", idle_minutes: float = 30, max_hours: float = 8
         return replace(settings, agent=(mode == "agent")).open()
 
     settings.require_db()
+    loopback = host in LOOPBACK_NAMES or host.startswith("127.")
     return create_app(open_manager, Accounts(accounts_path(settings.db)),
-                      idle_seconds=idle_minutes * 60, max_seconds=max_hours * 3600)
+                      idle_seconds=idle_minutes * 60, max_seconds=max_hours * 3600,
+                      allowed_hosts=sorted({*LOOPBACK_NAMES, host}) if loopback else None)
 
 
 def serve(settings: "Settings", host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
@@ -49,4 +58,4 @@ def serve(settings: "Settings", host: str = DEFAULT_HOST, port: int = DEFAULT_PO
     """
     import uvicorn
 
-    uvicorn.run(app_for(settings, idle_minutes, max_hours), host=host, port=port, log_level="warning")
+    uvicorn.run(app_for(settings, idle_minutes, max_hours, host), host=host, port=port, log_level="warning")

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from .. import __version__
@@ -49,6 +50,7 @@ def create_app(
     idle_seconds: float = DEFAULT_IDLE_SECONDS,
     max_seconds: float = DEFAULT_MAX_SECONDS,
     sessions: Optional[Sessions] = None,
+    allowed_hosts: Optional[list[str]] = None,
 ) -> FastAPI:
     """Build the review console for one library.
 
@@ -58,6 +60,9 @@ def create_app(
         accounts: the reviewers and tokens.
         idle_seconds / max_seconds: when sessions end (ignored if ``sessions`` is given).
         sessions: the session store (tests pass one with their own clock).
+        allowed_hosts: the only ``Host`` headers answered (others get 400), e.g. the
+            loopback names when the console listens on loopback, so a web page whose name
+            a DNS rebinding points at 127.0.0.1 cannot reach it; None answers any.
 
     Returns:
         The FastAPI application; the managers are closed when it shuts down.
@@ -83,6 +88,8 @@ def create_app(
     app.include_router(api.router)
     app.include_router(pages.router)
     _add_error_answers(app)
+    if allowed_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next) -> Response:
