@@ -92,7 +92,8 @@ def test_edit_a_draft_then_approve_it(page, console, shots):
     with console.manager() as sm:
         assert sm.get(console.drafts["rebase"]) is None
         skill = next(s for s in sm.list(status="canonical") if s.metadata.get("approved_from") == console.drafts["rebase"])
-        assert any("--update-refs" in chunk.content for chunk in skill.chunks)
+        edited = next(chunk for chunk in skill.chunks if "--update-refs" in chunk.content)
+        assert edited.content == "## Playbook\n\n- fetch first\n- rebase with --update-refs, never on shared branches"
         assert skill.description == "Rebase without losing work" and skill.metadata["approved_by"] == "ana"
 
 

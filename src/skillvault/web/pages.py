@@ -109,14 +109,19 @@ async def review_queue(request: Request, session: Session = Depends(page_session
     return render(request, "review.html", session, page="review", drafts=drafts)
 
 
+def _text(value: Any) -> Any:
+    """A text box's value with the browser's CRLF line ends made LF (anything else as sent)."""
+    return value.replace("\r\n", "\n") if isinstance(value, str) else value
+
+
 @router.post("/review/{draft_id}/approve")
 async def approve(request: Request, draft_id: str) -> RedirectResponse:
     session, form = await checked_form(request)
     note = (form.get("note") or "").strip() or None
     chunks, description = None, None
     if form.get("edited") == "1":  # "edit, then approve": the form carries the edited text
-        chunks = {key[len(CHUNK_FIELD):]: value for key, value in form.items() if key.startswith(CHUNK_FIELD)}
-        description = form.get("description")
+        chunks = {key[len(CHUNK_FIELD):]: _text(value) for key, value in form.items() if key.startswith(CHUNK_FIELD)}
+        description = _text(form.get("description", ""))
     await _act(request, session, lambda sm: approve_draft(sm, draft_id, session.user, note, chunks, description),
                lambda done: f"Approved {draft_id}: now {done['skill_id']} version {done['version']}")
     return _back("/review")
