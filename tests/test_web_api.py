@@ -121,6 +121,21 @@ def test_edit_then_approve_makes_the_edited_text_canonical(client, console):
         assert ("ana-cli", "edit") in actions and ("ana-cli", "approve") in actions
 
 
+def test_provenance_is_shown_redacted_and_cut(client, console):
+    from conftest import make_skill
+
+    secret = "AKIA" + "Q3EGRZ7ZBN4XJ2LK"
+    draft = make_skill("draft::imported-notes", ("Notes", "- rotate keys"))
+    draft.status, draft.source = "draft", "extracted"
+    draft.extracted_from = f"aws_access_key_id = {secret}\n" + "x" * 3000
+    with console.manager() as sm:
+        sm.register(draft)
+    answer = client.get("/api/drafts/draft::imported-notes", headers=bearer(console.reviewer_token))
+    shown = answer.json()
+    assert secret not in answer.text and "[REDACTED" in shown["provenance"]
+    assert len(shown["provenance"]) < 1300 and shown["provenance"].endswith("…")
+
+
 def test_reject_needs_a_reason_and_keeps_it(client, console):
     reviewer = bearer(console.reviewer_token)
     draft_id = console.drafts["cron"]

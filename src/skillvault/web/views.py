@@ -24,11 +24,11 @@ PROVENANCE_CHARS = 1_200
 
 
 def skill_detail(skill: "Skill", usage: Optional[dict] = None) -> dict:
-    """A skill with its text: the summary plus tags, provenance, bundled file names and chunks."""
+    """A skill with its text: the summary plus tags, bundled file names and chunks (provenance,
+    redacted, only with a draft: :func:`draft_review`)."""
     return {
         **skill_summary(skill, usage),
         "tags": list(skill.tags),
-        "extracted_from": skill.extracted_from,
         "files": sorted(bundled_files(skill)),
         "chunks": [
             {"id": chunk.id, "section": chunk.section, "content": chunk.content, "tokens": chunk.tokens,
