@@ -233,6 +233,21 @@ def test_pages_need_a_login_and_a_wrong_password_is_refused(client):
     assert page.headers["Content-Security-Policy"].startswith("default-src 'self'")
 
 
+def test_repeated_failed_logins_wait_out_the_window(console):
+    now = [1000.0]
+    with TestClient(console.app(Sessions(clock=lambda: now[0]))) as client:
+        for _ in range(5):
+            assert login(client, password="guess").status_code == 401
+        # Blocked now, even with the right password (it is not even checked).
+        blocked = login(client)
+        assert blocked.status_code == 429 and "Too many failed logins" in blocked.text and COOKIE not in blocked.cookies
+        # The same client guessing another name is blocked too (by its address).
+        assert login(client, name="mallory", password="x").status_code == 429
+        now[0] += 15 * 60
+        right = login(client)
+        assert right.status_code == 303 and COOKIE in right.cookies
+
+
 def test_session_cookie_is_httponly_strict_and_secure_behind_tls(console):
     for base, secure in (("http://testserver", False), ("https://testserver", True)):
         with TestClient(console.app(), base_url=base) as client:

@@ -21,6 +21,7 @@ from .auth import AuthError, CsrfRefused, LoginRequired, WebState, login_url
 from .errors import error_body, message_for, request_error_body, status_for
 from .library import Libraries
 from .sessions import DEFAULT_IDLE_SECONDS, DEFAULT_MAX_SECONDS, Sessions
+from .throttle import LoginThrottle
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from ..manager import SkillManager
@@ -83,7 +84,8 @@ def create_app(
                   docs_url=None, redoc_url=None,
                   description="The library's REST API. Send `Authorization: Bearer <token>`; "
                               "make tokens with `skillvault users token NAME [--agent]`.")
-    app.state.web = WebState(libraries, accounts, sessions or Sessions(idle_seconds, max_seconds), templates())
+    sessions = sessions or Sessions(idle_seconds, max_seconds)
+    app.state.web = WebState(libraries, accounts, sessions, templates(), LoginThrottle(clock=sessions.clock))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from .accounts import Accounts
     from .library import Libraries
     from .sessions import Sessions
+    from .throttle import LoginThrottle
 
 LOGIN_CSRF_COOKIE = "skillvault_login_csrf"
 _bearer = HTTPBearer(auto_error=False, description="A token from `skillvault users token NAME`.")
@@ -42,6 +43,7 @@ class WebState:
     accounts: "Accounts"
     sessions: "Sessions"
     templates: "Environment"
+    throttle: "LoginThrottle"
 
 
 class AuthError(Exception):

@@ -76,9 +76,17 @@ async def login(request: Request) -> HTMLResponse:
     if not login_token_matches(request, form.get("login_token")):
         return _login_page(request, next_path, "The login form expired; please log in again.", 403)
     state = state_of(request)
-    principal = state.accounts.login(form.get("name", ""), form.get("password", ""))
+    name = form.get("name", "")
+    keys = [f"name:{name}", f"client:{request.client.host if request.client else '-'}"]
+    wait = state.throttle.wait_seconds(keys)
+    if wait > 0:
+        return _login_page(request, next_path, f"Too many failed logins for this name or from this address; "
+                                               f"try again in {max(1, round(wait / 60))} min.", 429)
+    principal = state.accounts.login(name, form.get("password", ""))
     if principal is None:
+        state.throttle.failed(keys)
         return _login_page(request, next_path, "Wrong name or password.", 401)
+    state.throttle.succeeded(keys[0])
     session = state.sessions.start(principal.name)
     response = _back(next_path)
     response.set_cookie(COOKIE, session.id, httponly=True, samesite="strict", path="/", secure=_over_tls(request))
