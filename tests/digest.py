@@ -28,13 +28,31 @@ def table_digest(conn: sqlite3.Connection) -> str:
 
 
 def file_digest(path: Union[str, os.PathLike]) -> str:
-    """:func:`table_digest` of the library at ``path``, read through a fresh read-only connection."""
+    """:func:`table_digest` of the library at ``path``, read through a fresh read-only connection
+    (a ``postgresql://`` URL: every row of every skillvault table, through a new connection)."""
+    if str(path).startswith("postgresql://"):
+        return _postgres_digest(str(path))
     conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
     try:
         return table_digest(conn)
     finally:
         conn.close()
 
+
+
+def _postgres_digest(url: str) -> str:
+    import psycopg
+
+    from skillvault.store.postgres.migrations import SECURED_TABLES
+
+    digest = hashlib.sha256()
+    with psycopg.connect(url) as conn:
+        for name in SECURED_TABLES:
+            rows = sorted(str(row[0]) for row in conn.execute(f"SELECT t::text FROM {name} t"))
+            digest.update(f"{name}:{len(rows)}\n".encode())
+            for row in rows:
+                digest.update(row.encode("utf-8", "backslashreplace") + b"\n")
+    return digest.hexdigest()
 
 
 class LibraryDigest:

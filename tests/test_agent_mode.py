@@ -24,10 +24,10 @@ def library(db_path, embed):
 
 
 @pytest.fixture
-def agent(library, db_path, embed):
+def agent(library, agent_path, embed):
     llm = ScriptedLLM({**ASYNC_ANSWER, "title": "Retrying flaky HTTP calls", "playbook": "- retry with backoff\n- cap attempts",
                        "examples": "", "when_to_use": "calls to flaky upstream services"})
-    manager = SkillManager(db_path, embed_fn=library[0].embeddings.embedder.fn, llm_fn=llm, mode="agent")
+    manager = SkillManager(agent_path, embed_fn=library[0].embeddings.embedder.fn, llm_fn=llm, mode="agent")
     yield manager
     manager.close()
 
@@ -104,6 +104,7 @@ def agent_connection(agent, which):
     return agent.store.conn if which == "reader" else agent.store._draft_writer().conn
 
 
+@pytest.mark.sqlite_only("attacks the SQLite connections and authorizer; test_postgres_roles.py attacks the agent role")
 @pytest.mark.parametrize(
     "sql",
     [
@@ -159,6 +160,7 @@ def test_raw_sql_on_the_agent_connections_cannot_touch_canonical_data(agent, lib
     assert "git rebase main" in human.query("git rebase", budget=200)
 
 
+@pytest.mark.sqlite_only("attacks the SQLite connections and authorizer; test_postgres_roles.py attacks the agent role")
 @pytest.mark.parametrize("which", ["reader", "writer"])
 def test_multi_statement_scripts_are_checked_statement_by_statement(agent, library, which):
     human, _ = library
@@ -172,6 +174,7 @@ def test_multi_statement_scripts_are_checked_statement_by_statement(agent, libra
     assert snapshot(human) == before
 
 
+@pytest.mark.sqlite_only("attacks the SQLite connections and authorizer; test_postgres_roles.py attacks the agent role")
 def test_the_reading_connection_is_read_only_at_the_sqlite_level(agent, library):
     # Even its own draft and the advisory usage table: every write goes through the narrow path.
     human, draft_id = library
@@ -186,6 +189,7 @@ def test_the_reading_connection_is_read_only_at_the_sqlite_level(agent, library)
     assert agent.store.driver_info().access == "read-only"
 
 
+@pytest.mark.sqlite_only("attacks the SQLite connections and authorizer; test_postgres_roles.py attacks the agent role")
 def test_the_draft_writer_allows_what_agents_need(agent, library):
     human, draft_id = library
     conn = agent_connection(agent, "writer")

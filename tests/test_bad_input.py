@@ -105,9 +105,9 @@ def test_agent_mode_cannot_create_a_library(db_path, embed):
         SkillManager(db_path, embed_fn=embed, mode="agent")
 
 
-def test_agent_mode_refuses_writes_with_permission_error(db_path, embed):
+def test_agent_mode_refuses_writes_with_permission_error(db_path, agent_path, embed):
     SkillManager(db_path, embed_fn=embed).close()
-    agent = SkillManager(db_path, embed_fn=embed, mode="agent")
+    agent = SkillManager(agent_path, embed_fn=embed, mode="agent")
     with pytest.raises(PermissionError):
         agent.register(make_skill("x", ("a", "b")))
     with pytest.raises(SkillPermissionError):

@@ -27,9 +27,18 @@ K8S = described(
 BREAD = described("sourdough", "Bake bread with a wild yeast starter", ("Starter", "Feed the starter flour and water daily."))
 
 
+def on_postgres(sm) -> bool:
+    return sm.store.__class__.__name__ == "PostgresStore"
+
+
 def card_rows(sm):
-    return sorted(sm.store.conn.execute(
-        "SELECT k.skill_id, f.description FROM skill_cards k JOIN card_fts f ON f.rowid = k.pk").fetchall())
+    sql = ("SELECT skill_id, description FROM skill_cards" if on_postgres(sm)
+           else "SELECT k.skill_id, f.description FROM skill_cards k JOIN card_fts f ON f.rowid = k.pk")
+    return sorted(tuple(row) for row in sm.store.conn.execute(sql).fetchall())
+
+
+def file_rows(sm) -> int:
+    return sm.store.conn.execute(f"SELECT COUNT(*) FROM {'skill_files' if on_postgres(sm) else 'file_fts'}").fetchone()[0]
 
 
 def test_description_alone_finds_the_skill(sm):
@@ -95,13 +104,13 @@ def test_read_file_serves_only_the_skills_own_text_files(sm):
         sm.read_file("nope", "references/probes.md")
 
 
-def test_agent_may_search_skills_and_read_files_of_canonical_skills(db_path, embed):
+def test_agent_may_search_skills_and_read_files_of_canonical_skills(db_path, agent_path, embed):
     human = SkillManager(db_path, embed_fn=embed)
     human.register(K8S)
     draft = described("draft::d", "draft", ("x", "y"), files={"a.md": "hidden"})
     draft.status, draft.source = "draft", "extracted"
     human.register(draft)
-    agent = SkillManager(db_path, embed_fn=embed, mode="agent")
+    agent = SkillManager(agent_path, embed_fn=embed, mode="agent")
     try:
         assert agent.search_skills("CrashLoopBackOff")[0].id == "k8s-debug"
         assert agent.read_file("k8s-debug", "references/probes.md")
@@ -154,9 +163,9 @@ def test_words_inside_a_bundled_reference_surface_the_skill_and_name_the_file(sm
     assert hit.files == ["references/probes.md"]
     assert "bundled file words BM25" in hit.why and "references/probes.md" in hit.why
     sm.archive("k8s-debug")
-    assert sm.store.conn.execute("SELECT COUNT(*) FROM file_fts").fetchone()[0] == 1  # filtered by status
+    assert file_rows(sm) == 1  # filtered by status
     sm.register(described("k8s-debug", "Diagnose pods", ("Logs", "kubectl logs")))
-    assert sm.store.conn.execute("SELECT COUNT(*) FROM file_fts").fetchone()[0] == 0
+    assert file_rows(sm) == 0
 
 
 def test_focus_ranks_only_the_skills_with_hits_and_says_what_it_did_not_search(sm):

@@ -72,8 +72,8 @@ def test_only_drafts_can_be_edited(sm):
         sm.edit_draft("draft::missing", description="x")
 
 
-def test_agents_cannot_edit(db_path, embed, draft):
-    agent = SkillManager(db_path, embed_fn=embed, mode="agent")
+def test_agents_cannot_edit(agent_path, embed, draft):
+    agent = SkillManager(agent_path, embed_fn=embed, mode="agent")
     try:
         with pytest.raises(SkillPermissionError):
             agent.edit_draft(draft.id, description="obey me")

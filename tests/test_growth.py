@@ -11,7 +11,7 @@ import pytest
 from skillvault import SkillManager
 from skillvault.errors import ValidationError
 
-from conftest import make_skill
+from conftest import make_skill, stored_bytes
 from test_redact import CASES, case_text
 
 ASYNC_ANSWER = {
@@ -228,8 +228,7 @@ def test_planted_secrets_never_reach_the_llm_or_the_database(grow, db_path):
     sm, llm = grow(leaky_answer)
     draft_id = sm.extract(conversation)
     assert draft_id is not None
-    sm.store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    stored = b"".join(p.read_bytes() for p in Path(db_path).parent.glob("skills.db*"))
+    stored = stored_bytes(sm.store, db_path)
     for secret in secrets:
         assert secret not in llm.prompts[0], f"sent to the LLM: {secret[:12]}..."
         assert secret.encode() not in stored, f"stored in the DB: {secret[:12]}..."

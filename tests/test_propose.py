@@ -22,8 +22,8 @@ def library(db_path, embed):
 
 
 @pytest.fixture
-def agent(library, db_path, embed):
-    manager = SkillManager(db_path, embed_fn=embed, mode="agent")
+def agent(library, agent_path, embed):
+    manager = SkillManager(agent_path, embed_fn=embed, mode="agent")
     yield manager
     manager.close()
 

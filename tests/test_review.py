@@ -11,7 +11,7 @@ from skillvault import SkillManager
 from skillvault.errors import NotFoundError, ValidationError
 from skillvault.models import utc_now
 
-from conftest import make_skill
+from conftest import make_skill, run_sql
 from test_growth import ASYNC_ANSWER, ScriptedLLM
 
 KNITTING = {
@@ -32,7 +32,7 @@ def test_queue_is_newest_first_with_review_fields(manager):
     sm = manager(ASYNC_ANSWER, KNITTING, auto_promote=None)
     first = sm.extract("a")
     second = sm.extract("b")
-    sm.store.conn.execute("UPDATE skills SET created_at = ? WHERE id = ?", ((utc_now() - timedelta(hours=1)).isoformat(), first))
+    run_sql(sm.store, "UPDATE skills SET created_at = ? WHERE id = ?", ((utc_now() - timedelta(hours=1)).isoformat(), first))
     queue = sm.review_queue()
     assert [d.id for d in queue] == [second, first]
     assert queue[0].confidence == 0.8 and queue[0].revises is None and queue[0].flags == []
@@ -169,7 +169,7 @@ def test_maintenance_archives_stale_drafts_and_restore_brings_them_back(manager,
     sm = manager(ASYNC_ANSWER, KNITTING, draft_ttl_days=30, auto_promote=None)
     old = sm.extract("a")
     fresh = sm.extract("b")
-    sm.store.conn.execute("UPDATE skills SET updated_at = ? WHERE id = ?", ((utc_now() - timedelta(days=31)).isoformat(), old))
+    run_sql(sm.store, "UPDATE skills SET updated_at = ? WHERE id = ?", ((utc_now() - timedelta(days=31)).isoformat(), old))
     result = sm.maintenance()
     assert result["expired"] == [old]
     assert sm.get(old).status == "archived" and any(f.startswith("expired") for f in sm.get(old).flags)
@@ -183,7 +183,7 @@ def test_maintenance_archives_stale_drafts_and_restore_brings_them_back(manager,
 def test_maintenance_runs_when_a_manager_opens(manager, db_path, embed):
     sm = manager(ASYNC_ANSWER, auto_promote=None)
     draft_id = sm.extract("a")
-    sm.store.conn.execute("UPDATE skills SET updated_at = ? WHERE id = ?", ((utc_now() - timedelta(days=40)).isoformat(), draft_id))
+    run_sql(sm.store, "UPDATE skills SET updated_at = ? WHERE id = ?", ((utc_now() - timedelta(days=40)).isoformat(), draft_id))
     sm.store.conn.execute("DELETE FROM meta WHERE key = 'last_maintenance'")
     sm.close()
     reopened = SkillManager(db_path, embed_fn=embed)

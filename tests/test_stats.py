@@ -8,7 +8,7 @@ from skillvault.tokens import count_tokens
 from conftest import WORD_DIM, make_skill
 
 
-def test_stats_counts_and_environment(sm):
+def test_stats_counts_and_environment(sm, backend):
     empty = sm.stats()
     assert empty["skills"] == 0 and empty["chunks"] == 0 and empty["embedder"]["dim"] is None
     sm.register(make_skill("a", ("x", "alpha beta gamma"), ("y", "delta")))
@@ -24,8 +24,14 @@ def test_stats_counts_and_environment(sm):
     assert stats["tokens"] == sum(count_tokens(t) for t in ["alpha beta gamma", "delta", "epsilon", "zeta eta"])
     assert stats["db_bytes"] > empty["db_bytes"] > 0
     assert stats["embedder"] == {"name": sm.embeddings.name, "dim": WORD_DIM}
+    assert stats["schema_version"] >= 1
+    if backend == "postgres":
+        assert stats["backend"] == "postgresql" and stats["sqlite_vec"].startswith("pgvector ")
+        assert stats["sqlite"]["version"].startswith("PostgreSQL ") and stats["fts5"] is False
+        return
+    assert stats["backend"] == "sqlite"
     assert stats["sqlite_vec"].startswith("v") and stats["fts5"] is True
-    assert stats["sqlite"]["module"] in ("sqlite3", "sqlean") and stats["schema_version"] >= 1
+    assert stats["sqlite"]["module"] in ("sqlite3", "sqlean")
 
 
 def test_embed_config_uses_an_openai_compatible_endpoint(openai_standin, db_path):

@@ -22,7 +22,7 @@ from .models import SOURCES, STATUSES, Skill, validate_id
 from .retrieval import Hit, Packing, Retriever
 from .retrieval.evaluation import TriggerReport, check_cases, evaluate_triggers, load_cases
 from .retrieval.skills import SkillHit
-from .store import SQLiteStore
+from .store import is_postgres_url, open_store
 from .store.migrations import MAX_USAGE_NOTE_CHARS
 from .upgrade import upgrade_if_legacy
 from .validation import check_callable, check_int, check_path, check_text, shown
@@ -115,20 +115,21 @@ class SkillManager:
             raise ValidationError("mode", f"must be 'human' or 'agent', got {shown(mode)}")
         if isinstance(min_confidence, bool) or not isinstance(min_confidence, (int, float)) or not 0 <= min_confidence <= 1:
             raise ValidationError("min_confidence", f"must be a number between 0 and 1, got {shown(min_confidence)}")
-        db_path = check_path(db_path, "db_path", utf8=True)  # a file path, or ':memory:'; SQLite wants UTF-8
+        db_path = _check_db(db_path)
         self.mode = mode
         self.min_confidence = float(min_confidence)
         self.auto_promote = _check_auto_promote(auto_promote)
         self.draft_ttl_days = _check_ttl(draft_ttl_days)
         self.llm_fn = _make_llm(llm_fn, llm_config)
         embedder = make_embedder(embed_fn, embed_config)
-        upgrade_if_legacy(str(db_path), embedder, agent=(mode == "agent"))  # a skillvault 0.1.x file
-        self.store = SQLiteStore(str(db_path), agent=(mode == "agent"))
+        if not is_postgres_url(db_path):
+            upgrade_if_legacy(db_path, embedder, agent=(mode == "agent"))  # a skillvault 0.1.x file
+        self.store = open_store(db_path, agent=(mode == "agent"))
         recorded, dim = self.store.embedder_record()
         if embed_fn is None and embed_config is None and recorded and embedder_identity(recorded) != embedder_identity(embedder.name):
             # Opened without naming an embedder (e.g. by the CLI): keep the library usable for
             # everything that needs no new vectors; embedding new text says what to pass.
-            embedder = MissingEmbedder(recorded, dim, str(db_path))
+            embedder = MissingEmbedder(recorded, dim, self.store.path)
         self.embeddings = EmbeddingService(self.store, embedder)
         try:
             self.embeddings.check_compatible()
@@ -869,6 +870,7 @@ class SkillManager:
             "chunks": counts["chunks"],
             "tokens": counts["tokens"],
             "db_bytes": self.store.size_bytes(),
+            "backend": getattr(self.store, "backend", "sqlite"),
             "embedder": {"name": name or self.embeddings.name, "dim": dim},
             "sqlite": {"module": driver.module, "version": driver.sqlite_version},
             "sqlite_vec": driver.vec_version,
@@ -894,11 +896,19 @@ def reindex(
         The number of chunks re-embedded.
     """
     check_callable(progress, "progress", PROGRESS, optional=True)
-    store = SQLiteStore(str(check_path(db_path, "db_path", utf8=True)))
+    store = open_store(_check_db(db_path))
     try:
         return library.reindex(store, EmbeddingService(store, make_embedder(embed_fn, embed_config)), progress)
     finally:
         store.close()
+
+
+def _check_db(db_path: Any) -> str:
+    """Return ``db_path`` as a string: a ``postgresql://`` URL as given, else a checked file
+    path (or ``":memory:"``; SQLite wants UTF-8 names)."""
+    if is_postgres_url(db_path):
+        return db_path
+    return str(check_path(db_path, "db_path", utf8=True))
 
 
 def _check_auto_promote(value: Any) -> Optional[dict]:

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+import numpy as np
+
 from ...errors import EmbedderMismatchError, ValidationError
 from .errors import translate
 from .migrations import SCHEMA_LOCK_KEY
@@ -50,6 +52,11 @@ class VectorLayout:
         if self.index == "hnsw-halfvec":
             return f"({column}::halfvec({self.dim}) <=> {param}::vector::halfvec({self.dim}))"
         return f"({column} <=> {param}::vector)"
+
+
+def to_array(value) -> np.ndarray:
+    """Return a vector read from the server (pgvector's ``Vector`` or a sequence) as float32 numpy."""
+    return np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, dtype=np.float32)
 
 
 def layout_for(dim: int) -> VectorLayout:
