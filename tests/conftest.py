@@ -65,7 +65,9 @@ def pytest_generate_tests(metafunc):
         return
     module = metafunc.module.__name__.rsplit(".", 1)[-1]
     both = module in BOTH_BACKENDS and metafunc.definition.get_closest_marker("sqlite_only") is None
-    metafunc.parametrize("backend", ["sqlite", "postgres"] if both else ["sqlite"])
+    # a module may name its own backends (BACKENDS = ("postgres",))
+    backends = getattr(metafunc.module, "BACKENDS", ("sqlite", "postgres") if both else ("sqlite",))
+    metafunc.parametrize("backend", list(backends))
 
 
 @pytest.fixture

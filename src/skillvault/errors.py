@@ -96,3 +96,7 @@ class StorageFullError(SkillVaultError, OSError):
 
 class StorageIOError(SkillVaultError, OSError):
     """The operating system reported an I/O error reading or writing the database file."""
+
+
+class CopyMismatchError(SkillVaultError, RuntimeError):
+    """A library copy's counts differ from its source's; nothing of the copy was kept."""

@@ -10,7 +10,6 @@ command (``skillvault list --db x``) and refuses ``--json`` for a command withou
 from __future__ import annotations
 
 from importlib import import_module
-from pathlib import Path
 from typing import Any, Optional
 
 import typer
@@ -19,7 +18,7 @@ from typer.core import TyperCommand, TyperGroup
 from . import agent_cmds, files_cmds, output, read_cmds, review_cmds
 from .common import LLMProvider, MAX_BUDGET, MAX_K, Source, Status  # noqa: F401 - re-exported for tests
 from .errors import user_errors
-from .session import DEFAULT_DB, Settings
+from .session import DEFAULT_DB, Settings, library_location
 
 #: Commands defined in modules that are imported only when the command runs (or its
 #: --help is asked for): ``name -> ("module:function", one-line help)``. See :func:`lazy_command`.
@@ -171,8 +170,8 @@ def _version(value: bool) -> None:
 @app.callback()
 def _global(
     ctx: typer.Context,
-    db: Path = typer.Option(DEFAULT_DB, "--db", envvar="SKILLVAULT_DB", metavar="PATH",
-                            help="The library file.", show_default=True),
+    db: str = typer.Option(DEFAULT_DB, "--db", envvar="SKILLVAULT_DB", metavar="PATH",
+                           help="The library file, or a postgresql:// URL.", show_default=True),
     agent: bool = typer.Option(False, "--agent", help="Agent mode: read canonical skills, write drafts only."),
     json_: bool = typer.Option(False, "--json", help="JSON output (commands without it refuse --json)."),
     embed_model: Optional[str] = typer.Option(
@@ -197,7 +196,7 @@ def _global(
                                  help="Show the version and exit."),
 ) -> None:
     """A skill library for LLM agents: query skills, review drafts, import and export."""
-    ctx.obj = Settings(db=db, agent=agent, json=json_, embed_model=embed_model,
+    ctx.obj = Settings(db=library_location(db), agent=agent, json=json_, embed_model=embed_model,
                        embed_base_url=embed_base_url, embed_dimensions=embed_dimensions,
                        llm_model=llm_model, llm_provider=llm_provider.value, llm_base_url=llm_base_url)
 
@@ -210,6 +209,8 @@ lazy_command("sync", "skillvault.cli.sync_cmd:sync",
              "Write the canonical skills to DIR as SKILL.md folders (only what changed), or --from DIR: edits become drafts.")
 lazy_command("mcp", "skillvault.cli.mcp_cmd:mcp",
              "Serve the library to agents (MCP, always agent mode): find, read and propose skills; no review tools.")
+lazy_command("copy", "skillvault.cli.copy_cmd:copy",
+             "Copy a whole library SQLite <-> PostgreSQL: skills, versions, audit log, usage, vectors (no re-embedding).")
 lazy_command("serve", "skillvault.cli.serve_cmd:serve",
              "Serve the review console: web pages for reviewers and a REST API (extra [web]).")
 lazy_command("users", "skillvault.cli.serve_cmd:users",

@@ -60,15 +60,22 @@ def _dependency_check(unresolved: list[dict]) -> dict:
 def _database_checks(settings: Settings) -> list[dict]:
     from ..errors import SkillVaultError
     from ..manager import make_embedder
-    from ..store.migrations import MIGRATIONS
-    from ..store.sqlite import SQLiteStore
+    from ..store import is_postgres_url, open_store
 
     db = settings.db
-    if not db.exists():
+    if is_postgres_url(db):
+        from ..store.postgres.errors import describe
+        from ..store.postgres.migrations import MIGRATIONS
+
+        checks = [_check("Database", describe(db))]
+    elif not db.exists():
         return [_check("Database", f"{db}: not found (create it with `skillvault init`)", ok=False)]
-    checks = [_check("Database", str(db.resolve()))]
+    else:
+        from ..store.migrations import MIGRATIONS
+
+        checks = [_check("Database", str(db.resolve()))]
     try:
-        store = SQLiteStore(str(db), agent=settings.agent)
+        store = open_store(str(db), agent=settings.agent)
     except (SkillVaultError, OSError) as exc:
         return checks + [_check("Open", str(exc), ok=False)]
     try:

@@ -17,24 +17,62 @@ from .errors import fail
 commands = typer.Typer()
 
 
+AGENT_PASSWORD_ENV = "SKILLVAULT_AGENT_PASSWORD"
+
+
 @commands.command()
-def init(ctx: typer.Context, json_: bool = JsonOption) -> None:
+def init(
+    ctx: typer.Context,
+    postgres: Optional[str] = typer.Option(
+        None, "--postgres", metavar="URL",
+        help="Create the library in this PostgreSQL database (postgresql://OWNER@HOST/DB) instead of --db."),
+    agent_role: Optional[str] = typer.Option(
+        None, "--agent-role", metavar="NAME",
+        help=f"With --postgres: create (or update) the login agents use; password from {AGENT_PASSWORD_ENV} or asked."),
+    json_: bool = JsonOption,
+) -> None:
     """Create an empty library at --db, recording its embedder (nothing happens if it exists)."""
     settings = _settings(ctx)
+    if postgres is not None:
+        from .session import LibraryURL, library_location
+
+        if not isinstance(library_location(postgres), LibraryURL):
+            fail(f"--postgres takes a URL such as postgresql://owner@host:5432/skills, got {postgres!r}", 2)
+        settings = dataclasses.replace(settings, db=LibraryURL(postgres))
+    elif agent_role is not None:
+        fail("--agent-role needs --postgres URL (an SQLite library's agents open the file with --agent)", 2)
     existed = settings.db.exists()
     with settings.open(create=True) as sm:
         if sm.mode == "human":
             from ..library import record_embedder
 
             record_embedder(sm.store, sm.embeddings)  # so that agents can add drafts to it right away
+        if agent_role is not None:
+            sm.store.create_agent_role(agent_role, _agent_password())
         stats = sm.stats()
     if _json(ctx, json_):
         output.emit_json({"db": str(settings.db), "created": not existed, "skills": stats["skills"],
-                          "schema_version": stats["schema_version"], "embedder": stats["embedder"]["name"]})
+                          "schema_version": stats["schema_version"], "embedder": stats["embedder"]["name"],
+                          "agent_role": agent_role})
+    elif postgres is not None:
+        output.note(f"Ready: {sm.store.path} (schema version {stats['schema_version']}, {stats['skills']} skills, "
+                    f"embedder {stats['embedder']['name']}).")
+        if agent_role is not None:
+            output.note(f"Agents log in as {agent_role!r}: give them a URL such as postgresql://{agent_role}@HOST/DB "
+                        "(password in PGPASSWORD or ~/.pgpass) and run them with --agent.")
     elif existed:
         output.note(f"{settings.db} already exists ({stats['skills']} skills, schema version {stats['schema_version']}).")
     else:
         output.note(f"Created {settings.db} (schema version {stats['schema_version']}, embedder {stats['embedder']['name']}).")
+
+
+def _agent_password() -> str:
+    import os
+
+    password = os.environ.get(AGENT_PASSWORD_ENV)
+    if password:
+        return password
+    return typer.prompt("Password for the agent role", hide_input=True, confirmation_prompt=True)
 
 
 @commands.command()

@@ -25,12 +25,31 @@ LLM_API_KEY_ENV = "SKILLVAULT_LLM_API_KEY"
 LOCAL_MODEL = "local"
 
 
+class LibraryURL(str):
+    """``--db`` given as a ``postgresql://`` URL: the string SkillManager opens, with the
+    two :class:`~pathlib.Path` methods the commands ask a library file (whether the
+    library exists is the server's to say when it is opened)."""
+
+    def exists(self) -> bool:
+        return True
+
+    def resolve(self) -> "LibraryURL":
+        return self
+
+
+def library_location(value: str):
+    """Return ``--db``'s value as a :class:`LibraryURL` (a PostgreSQL URL) or a ``Path``."""
+    from ..store.postgres.connection import is_postgres_url
+
+    return LibraryURL(value) if is_postgres_url(value) else Path(value)
+
+
 @dataclass
 class Settings:
     """The global options of one invocation.
 
     Attributes:
-        db: the database file.
+        db: the database file, or a :class:`LibraryURL` of a PostgreSQL database.
         agent: open in agent mode.
         json: print JSON instead of tables (also settable per command).
         embed_model: an OpenAI-compatible embedding model, or None / ``"local"`` for

@@ -40,6 +40,12 @@ class ReviewRecords:
             for r in rows
         ]
 
+    def draft_audit_events(self, actions: tuple[str, ...]) -> list[tuple[str, str]]:
+        """Return ``(at, action)`` of the audit entries about drafts with these actions."""
+        marks = ",".join("?" * len(actions))
+        return [tuple(row) for row in self.conn.execute(
+            f"SELECT at, action FROM audit_log WHERE skill_id LIKE 'draft::%' AND action IN ({marks})", actions)]
+
     def save_version(self, skill: Skill) -> None:
         """Keep a snapshot of ``skill`` under its version number (inside a transaction)."""
         self.save_versions([skill])

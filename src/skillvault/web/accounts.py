@@ -57,7 +57,19 @@ class Principal:
 
 
 def accounts_path(db_path: os.PathLike | str) -> Path:
-    """Return the accounts file of the library at ``db_path``."""
+    """Return the accounts file of the library at ``db_path``.
+
+    Raises:
+        DatabaseFileError: for a PostgreSQL URL (the console serves SQLite libraries only).
+    """
+    from ..store.postgres.connection import is_postgres_url
+
+    if is_postgres_url(str(db_path)):
+        from ..errors import DatabaseFileError
+
+        raise DatabaseFileError("the review console (serve, users) keeps reviewer accounts beside an SQLite library "
+                                "file and does not serve a PostgreSQL library yet; review with the CLI or the Python "
+                                "API (SkillManager(url).review_queue(), approve, reject)")
     return Path(f"{db_path}.reviewers.json")
 
 

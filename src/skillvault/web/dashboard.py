@@ -25,12 +25,7 @@ def _draft_events(sm: "SkillManager") -> list[tuple[str, str]]:
 
     One read-only query on the audit log (the facade reads it one skill at a time).
     """
-    actions = _CREATED + _APPROVED + _REJECTED
-    marks = ",".join("?" * len(actions))
-    rows = sm.store.conn.execute(
-        f"SELECT at, action FROM audit_log WHERE skill_id LIKE 'draft::%' AND action IN ({marks})", actions
-    ).fetchall()
-    return [(at, action) for at, action in rows]
+    return sm.store.draft_audit_events(_CREATED + _APPROVED + _REJECTED)
 
 
 def dashboard(sm: "SkillManager", today: date | None = None) -> dict:

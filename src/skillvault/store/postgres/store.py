@@ -27,6 +27,7 @@ from ...errors import DatabaseFileError, NotFoundError, SkillPermissionError, Va
 from ...models import MAX_VERSION, Skill, utc_now
 from ...bundle import bundled_files
 from ..cards import card_fields
+from ..bulk import BulkWrites
 from ..connection import DriverInfo
 from ..guard import AGENT_ACTOR, GUARD_MESSAGE
 from .connection import connect
@@ -78,6 +79,7 @@ class PostgresStore(PgSearch, PgReads, PgRecords):
         self._is_draft_writer = False
         self._lock = threading.RLock()
         self._in_draft = False
+        self._write_depth = 0
         self.conn = connect(url, register=False)
         try:
             self._open(agent)
@@ -135,17 +137,24 @@ class PostgresStore(PgSearch, PgReads, PgRecords):
         import psycopg
 
         with self._lock:
-            outermost = self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
             try:
                 with self.conn.transaction():
-                    if outermost:
+                    if not self._write_depth:  # the outermost write (possibly inside a snapshot)
                         self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
-                    yield
+                    self._write_depth += 1
+                    try:
+                        yield
+                    finally:
+                        self._write_depth -= 1
             except psycopg.Error as exc:
                 clear = translate(exc, self.url)
                 if clear is None:
                     raise
                 raise clear from exc
+
+    def in_transaction(self) -> bool:
+        """Return True inside this store's :meth:`transaction`."""
+        return self._write_depth > 0
 
     @contextmanager
     def draft_transaction(self) -> Iterator["PostgresStore"]:
@@ -238,19 +247,8 @@ class PostgresStore(PgSearch, PgReads, PgRecords):
         with self.transaction():
             self.write_skills(items, embedder_name, actor, action, strict=True)
 
-    def save_skills_batched(self, items: list, embedder_name: str, actor: str = "human", action: str = "register",
-                            batch_chunks: Optional[int] = None, progress=None) -> dict[int, ValidationError]:
-        """Write ``(skill, prepared)`` pairs in order, ~``batch_chunks`` chunks per transaction,
-        each skill atomic; returns ``{index: ValidationError}`` of the skills left out."""
-        from ..bulk import BATCH_CHUNKS, batch_bounds
-
-        refused: dict[int, ValidationError] = {}
-        for start, stop in batch_bounds(items, batch_chunks or BATCH_CHUNKS):
-            with self.transaction():
-                refused.update(self.write_skills(items[start:stop], embedder_name, actor, action, offset=start))
-            if progress:
-                progress(stop, len(items))
-        return refused
+    # Batching is the same on both backends: a transaction per batch, write_skills inside.
+    save_skills_batched = BulkWrites.save_skills_batched
 
     def write_skills(self, items: list, embedder_name: str, actor: str, action: str, offset: int = 0,
                      strict: bool = False) -> dict[int, ValidationError]:
@@ -341,7 +339,10 @@ class PostgresStore(PgSearch, PgReads, PgRecords):
 
     def _index_card(self, skill: Skill, card) -> None:
         """Write the card and bundled-file rows of a non-draft ``skill`` (its old ones are gone)."""
-        row, files = card_rows(skill, card)
+        self._index_card_row(*card_rows(skill, card))
+
+    def _index_card_row(self, row: tuple, files: list[tuple]) -> None:
+        """Insert one card row and its files' rows, as :func:`card_rows` makes them."""
         self.conn.execute("""INSERT INTO skill_cards(skill_id, embed_hash, embedding, name, description, when_to_use,
                              sections, body) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)""", row)
         if files:
@@ -455,6 +456,14 @@ class PostgresStore(PgSearch, PgReads, PgRecords):
                 return self.conn.execute("DELETE FROM embedding_cache WHERE embed_hash = ANY(%s)",
                                          (list(set(hashes)),)).rowcount
             return self.conn.execute("DELETE FROM embedding_cache WHERE created_at < %s", (older_than or 0.0,)).rowcount
+
+    def create_agent_role(self, name: str, password: str) -> None:
+        """Create (or update) the agent login ``name`` with ``password`` on this database; see
+        :func:`.roles.create_agent_role` (which raises ValidationError / SkillPermissionError)."""
+        from .roles import create_agent_role
+
+        with self._lock:
+            create_agent_role(self.conn, name, password)
 
     # ------------------------------------------------------------------ stats
     def counts(self) -> dict:
