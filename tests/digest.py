@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Union
 
 
-def table_digest(conn: sqlite3.Connection) -> str:
+def table_digest(conn) -> str:
     """Return a sha256 over the rows of every ordinary table, in a stable order.
 
     Virtual tables (FTS5, vec0) are read through their shadow tables, which are ordinary
-    tables holding all of their data, so no extension is needed.
+    tables holding all of their data, so no extension is needed. A psycopg connection
+    (PostgreSQL) is digested over every skillvault table.
     """
+    if type(conn).__module__.startswith("psycopg"):
+        return _postgres_digest(conn)
     digest = hashlib.sha256()
     names = [row[0] for row in conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL TABLE%' ORDER BY name"
@@ -31,7 +34,10 @@ def file_digest(path: Union[str, os.PathLike]) -> str:
     """:func:`table_digest` of the library at ``path``, read through a fresh read-only connection
     (a ``postgresql://`` URL: every row of every skillvault table, through a new connection)."""
     if str(path).startswith("postgresql://"):
-        return _postgres_digest(str(path))
+        import psycopg
+
+        with psycopg.connect(str(path)) as conn:
+            return _postgres_digest(conn)
     conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
     try:
         return table_digest(conn)
@@ -40,18 +46,15 @@ def file_digest(path: Union[str, os.PathLike]) -> str:
 
 
 
-def _postgres_digest(url: str) -> str:
-    import psycopg
-
+def _postgres_digest(conn) -> str:
     from skillvault.store.postgres.migrations import SECURED_TABLES
 
     digest = hashlib.sha256()
-    with psycopg.connect(url) as conn:
-        for name in SECURED_TABLES:
-            rows = sorted(str(row[0]) for row in conn.execute(f"SELECT t::text FROM {name} t"))
-            digest.update(f"{name}:{len(rows)}\n".encode())
-            for row in rows:
-                digest.update(row.encode("utf-8", "backslashreplace") + b"\n")
+    for name in SECURED_TABLES:
+        rows = sorted(str(row[0]) for row in conn.execute(f"SELECT t::text FROM {name} t"))
+        digest.update(f"{name}:{len(rows)}\n".encode())
+        for row in rows:
+            digest.update(row.encode("utf-8", "backslashreplace") + b"\n")
     return digest.hexdigest()
 
 

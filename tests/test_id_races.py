@@ -70,7 +70,7 @@ def words_for(title: str) -> str:
 
 
 @pytest.mark.parametrize("mode", ["human", "agent"])
-def test_simultaneous_extractions_of_alike_titles_keep_both_drafts(library, db_path, mode):
+def test_simultaneous_extractions_of_alike_titles_keep_both_drafts(library, db_path, agent_path, mode):
     def worker(db, title, words, barrier, results):
         sm = SkillManager(db, embed_fn=small_vector, llm_fn=ScriptedLLM(answer(title, words)), mode=mode, auto_promote=None)
         barrier.wait()
@@ -78,7 +78,8 @@ def test_simultaneous_extractions_of_alike_titles_keep_both_drafts(library, db_p
         sm.close()
 
     for first, second in PAIRS:
-        results = dict(run_together(worker, [(db_path, t, words_for(t), ) for t in (first, second)]))
+        where = agent_path if mode == "agent" else db_path
+        results = dict(run_together(worker, [(where, t, words_for(t), ) for t in (first, second)]))
         assert None not in results.values()
         assert results[first] != results[second]
         for title, draft_id in results.items():

@@ -20,7 +20,7 @@ from skillvault.cli.app import app
 from skillvault.errors import ImportFormatError, ValidationError
 from skillvault.models import Chunk, Skill
 
-from conftest import make_skill
+from conftest import make_skill, run_sql
 
 FIXTURES = Path(__file__).parent / "fixtures" / "agent_skills"
 GOOD = ["database-lookup", "git-hygiene", "incident-triage", "pdf-forms"]
@@ -127,7 +127,7 @@ def test_export_all_validates_everything_first_and_names_the_failing_skill(sm, t
     bad = make_skill("zz-bad", ("Body", "text"))
     bad.metadata = {"agent_skill": {"files": {"ok.txt": "fine"}}}
     sm.register(bad)
-    sm.store.conn.execute(  # what an older version could have stored: a file name that escapes the folder
+    run_sql(sm.store,  # what an older version could have stored: a file name that escapes the folder
         "UPDATE skills SET metadata = ? WHERE id = 'zz-bad'",
         (json.dumps({"agent_skill": {"files": {"../escape.txt": "x"}}}),))
     sm.store.conn.commit()

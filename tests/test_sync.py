@@ -326,12 +326,12 @@ def test_from_a_new_folder_makes_a_new_draft_and_an_unchanged_tree_nothing(lib, 
     assert (new / "SKILL.md").read_text().endswith("Plain words.\n")
 
 
-def test_from_check_writes_nothing_and_agents_may_propose(lib, db_path, embed, tmp_path):
+def test_from_check_writes_nothing_and_agents_may_propose(lib, agent_path, embed, tmp_path):
     out = tmp_path / "skills"
     lib.sync(out)
     (out / "git-hygiene" / "SKILL.md").write_text((out / "git-hygiene" / "SKILL.md").read_text() + "\n## More\n\nx y.\n")
     assert lib.sync_from(out, check=True).of("revise") and lib.review_queue() == []
-    with SkillManager(db_path, embed_fn=embed, mode="agent") as agent:
+    with SkillManager(agent_path, embed_fn=embed, mode="agent") as agent:
         plan = agent.sync_from(out)
         assert agent.sync(tmp_path / "agent-skills").of("write")  # reading canonical skills is allowed
     draft = lib.get(plan.of("revise")[0].draft_id)
