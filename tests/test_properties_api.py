@@ -217,7 +217,8 @@ def generated_skills(draw) -> Skill:
         return draw(good)
 
     skill_id = pick("id", st.sampled_from(SKILL_IDS))
-    prefix = skill_id if isinstance(skill_id, str) else "x"
+    # type(), not isinstance(): a hostile str subclass (TrickStr) raises when formatted.
+    prefix = skill_id if type(skill_id) is str else "x"
     chunks = [
         Chunk(
             id=pick("chunk.id", st.just(f"{prefix}::{index}"), f"{prefix}::{index}"),
