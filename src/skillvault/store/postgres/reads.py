@@ -134,7 +134,7 @@ class PgReads:
                 UNION ALL SELECT embed_hash, embedding FROM skill_cards
                 WHERE embed_hash = ANY(%(h)s) AND embedding IS NOT NULL
                 UNION ALL SELECT c.embed_hash, d.embedding FROM chunks c JOIN draft_vectors d ON d.chunk_pk = c.pk
-                WHERE c.embed_hash = ANY(%(h)s) {cache}""", {"h": wanted}).fetchall()
+                WHERE c.embed_hash = ANY(%(h)s) {cache}""", {"h": wanted}, binary=True).fetchall()
         return {embed_hash: to_array(vector) for embed_hash, vector in rows}
 
     def skill_ids_untouched_since(self, status: str, cutoff: datetime) -> list[str]:

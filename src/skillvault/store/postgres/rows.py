@@ -49,7 +49,7 @@ _WRITES = {
 
 def read_section(store, section: str) -> Iterator[list[tuple]]:
     """Yield the rows of ``section`` of a PostgreSQL library, in batches (call inside ``store.snapshot()``)."""
-    cursor = store.conn.cursor()
+    cursor = store.conn.cursor(binary=True)  # vectors travel as binary (text parsing is slow)
     cursor.execute(_READS[section])
     at = _VECTOR_AT.get(section)
     while rows := cursor.fetchmany(BATCH_ROWS):

@@ -137,12 +137,12 @@ class PgSearch:
         if memo is None or memo[0] != generation or len(memo[1]) > TERM_COUNT_MEMO:
             memo = self._term_memo = (generation, {})
         known = memo[1]
-        for term in terms:
-            if term not in known:
-                query = tsquery_text(f'"{term}"')
-                known[term] = self.conn.execute(
-                    "SELECT count(*) FROM chunks WHERE words @@ to_tsquery('english', %s)", (query,)
-                ).fetchone()[0] if query else 0
+        missing = [term for term in dict.fromkeys(terms) if term not in known]
+        queries = [tsquery_text(f'"{term}"') for term in missing]
+        counted = dict(self.conn.execute(
+            """SELECT q, (SELECT count(*) FROM chunks WHERE words @@ to_tsquery('english', q))
+               FROM unnest(%s::text[]) AS q WHERE q <> ''""", (queries,)).fetchall()) if missing else {}
+        known.update((term, counted.get(query, 0)) for term, query in zip(missing, queries))
         return {term: known[term] for term in terms if known[term]}
 
     def indexed_chunk_count(self) -> int:
@@ -183,7 +183,7 @@ class PgSearch:
                    UNION ALL
                    SELECT c.skill_id, d.embedding FROM chunks c JOIN skills s ON s.id = c.skill_id
                    JOIN draft_vectors d ON d.chunk_pk = c.pk WHERE s.status = ANY(%(s)s)) both_kinds
-               GROUP BY skill_id ORDER BY skill_id""", {"s": list(statuses)}).fetchall()
+               GROUP BY skill_id ORDER BY skill_id""", {"s": list(statuses)}, binary=True).fetchall()
         if not rows:
             return [], np.zeros((0, dim), dtype=np.float32)
         matrix = np.stack([to_array(vector) for _id, vector in rows])
@@ -210,7 +210,7 @@ class PgSearch:
             """SELECT k.skill_id, k.embedding, k.name, k.description, k.when_to_use FROM skill_cards k
                JOIN skills s ON s.id = k.skill_id WHERE s.status = ANY(%(s)s)
                AND (%(ids)s::text[] IS NULL OR k.skill_id = ANY(%(ids)s)) ORDER BY k.skill_id""",
-            {"s": list(statuses), "ids": skill_ids}).fetchall()
+            {"s": list(statuses), "ids": skill_ids}, binary=True).fetchall()
         matrix = np.zeros((len(rows), dim), dtype=np.float32)
         missing: list[tuple[int, str]] = []
         for index, (_id, vector, name, description, when) in enumerate(rows):
