@@ -184,3 +184,15 @@ def test_backup_of_a_postgres_library_is_an_sqlite_file(libraries, tmp_path):
 
 def test_agent_path_fixture_logs_in_as_the_agent_role(agent_path):
     assert agent_path.startswith(f"postgresql://{AGENT_ROLE}:{quote(AGENT_PASSWORD, safe='')}@")
+
+
+def test_cli_reports_a_bad_url_in_one_line_without_the_password(pg_server, tmp_path):
+    runner = CliRunner()
+    missing_db = pg_server.url("no_such_db", user="postgres", password="hunter2 secret")
+    missing = runner.invoke(app, ["--db", missing_db, "stats"], env={"NO_COLOR": "1"})
+    assert missing.exit_code == 1 and "does not exist" in missing.output and "createdb" in missing.output
+    unreachable = f"postgresql://someone:hunter2@/skills?host={quote(str(tmp_path), safe='')}"
+    down = runner.invoke(app, ["--db", unreachable, "stats"], env={"NO_COLOR": "1"})
+    assert down.exit_code == 1 and "cannot be reached" in down.output
+    for result in (missing, down):
+        assert "hunter2" not in result.output and "Traceback" not in result.output
