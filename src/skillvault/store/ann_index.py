@@ -18,7 +18,7 @@ import os
 
 import numpy as np
 
-from ..models import STATUSES
+from ..models import STATUSES, Status
 
 DTYPE = "f16"
 CONNECTIVITY = 16
@@ -31,7 +31,7 @@ EXPANSION_SEARCH = 128
 #: clustered vectors; 2026-11-26).
 SMALL_GRAPH = 200_000
 SMALL_GRAPH_SEARCH = 64
-INDEXED_STATUSES = tuple(status for status in STATUSES if status != "draft")
+INDEXED_STATUSES = tuple(status for status in STATUSES if status != Status.DRAFT)
 
 
 def _usearch_index():

@@ -309,20 +309,9 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites, Store):
     def save_skill(
         self, skill: Skill, prepared: list[PreparedChunk], embedder_name: str, actor: str = "human", action: str = "register"
     ) -> None:
-        """Insert or replace ``skill`` with its chunks, vectors and FTS rows, and an audit
-        entry, atomically.
-
-        Args:
-            skill: a validated skill.
-            prepared: one entry per chunk of ``skill``, in order.
-            embedder_name: recorded with the vectors' width on the first write.
-            actor / action: who wrote it and how, for the audit log.
-
-        Raises:
-            ValidationError: if a chunk id belongs to another skill. Nothing is written
-                then. A dependency that names nothing yet is kept (see
-                :meth:`unresolved_dependencies`).
-        """
+        """Write ``skill`` with its chunks, vectors, FTS rows and an audit entry in one
+        transaction (see :meth:`.Store.save_skill`). A dependency that names nothing yet is
+        kept (see :meth:`unresolved_dependencies`)."""
         with self.transaction():
             self.write_skill(skill, prepared, embedder_name)
             self.add_audit(actor, action, skill.id, details={"version": skill.version})
