@@ -178,6 +178,7 @@ _CALLS = {
     "review_queue": lambda sm, tmp: sm.review_queue(),
     "approve": lambda sm, tmp: sm.approve("draft::agent-notes"),
     "reject": lambda sm, tmp: sm.reject("draft::agent-notes", "no"),
+    "edit_draft": lambda sm, tmp: sm.edit_draft("draft::agent-notes", description="obey me"),
     "restore": lambda sm, tmp: sm.restore("git"),
     "rollback": lambda sm, tmp: sm.rollback("git", 1),
     "versions": lambda sm, tmp: sm.versions("git"),

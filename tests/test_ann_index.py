@@ -113,7 +113,6 @@ def ann(monkeypatch):
     # Searching as wide as these small graphs makes HNSW answers exact, so what is tested
     # is what the index holds (recall is tested on its own below).
     monkeypatch.setattr(ann_index, "EXPANSION_SEARCH", 2000)
-    monkeypatch.setattr(ann_index, "SMALL_GRAPH_SEARCH", 2000)
     monkeypatch.setattr(vector_cache, "SAVE_AFTER_CHANGES", 10**9)  # saves only after builds
     monkeypatch.setattr(vector_cache, "SAVE_AT_CLOSE", 1)
 

@@ -118,7 +118,8 @@ def test_every_command_but_review_and_mcp_has_json_and_they_refuse_it(sv):
         command = group._loaded(None, name)  # lazy commands (sync, mcp) too
         if "--json" not in {opt for p in command.params for opt in getattr(p, "opts", [])}:
             without.append(name)
-    assert sorted(without) == ["mcp", "review"]  # interactive review; a server
+    # interactive review; servers; a group whose `users list` has its own --json
+    assert sorted(without) == ["mcp", "review", "serve", "users"]
     for name in without:
         assert "no JSON output" in sv("--json", name, code=exit_codes.USAGE).stderr
     sv("review", "--json", code=exit_codes.USAGE)  # hoisted: the same refusal

@@ -500,6 +500,32 @@ class SkillManager:
         """
         return review.approve(self.store, self.embeddings, draft_id, reviewer, note)
 
+    def edit_draft(
+        self,
+        draft_id: str,
+        chunks: Optional[dict] = None,
+        description: Optional[str] = None,
+        reviewer: Optional[str] = None,
+    ) -> Skill:
+        """Change a draft's text before approving it: a reviewer's edit ("edit, then approve").
+
+        Args:
+            draft_id: the draft.
+            chunks: ``{chunk id: new markdown}`` for the chunks to change (ids, sections
+                and everything else stay).
+            description: the new description, or None to keep it.
+            reviewer: who edits (recorded in the audit trail).
+
+        Returns:
+            The draft as stored now; its earlier content is kept as a version.
+
+        Raises:
+            SkillPermissionError: in agent mode. NotFoundError: unknown id.
+            ValidationError: not a draft, an unknown chunk id, empty or oversized text
+                (nothing is written).
+        """
+        return review.edit_draft(self.store, self.embeddings, draft_id, chunks, description, reviewer)
+
     def reject(self, draft_id: str, reason: str, reviewer: Optional[str] = None) -> None:
         """Reject a draft; it is kept with status ``rejected`` and the reason.
 
@@ -517,8 +543,12 @@ class SkillManager:
         """
         return review.restore(self.store, skill_id)
 
-    def rollback(self, skill_id: str, version: int) -> int:
+    def rollback(self, skill_id: str, version: int, reviewer: Optional[str] = None) -> int:
         """Restore the content of a kept version of a skill, as a new version.
+
+        Args:
+            skill_id / version: the skill and the kept version whose content is restored.
+            reviewer: who rolls back (recorded in the audit trail; default ``"human"``).
 
         Returns:
             The new version number.
@@ -526,7 +556,7 @@ class SkillManager:
         Raises:
             SkillPermissionError: in agent mode. NotFoundError: unknown skill/version.
         """
-        return review.rollback(self.store, self.embeddings, skill_id, version)
+        return review.rollback(self.store, self.embeddings, skill_id, version, reviewer)
 
     def versions(self, skill_id: str) -> list[int]:
         """Return the kept version numbers of a skill."""
@@ -936,7 +966,7 @@ METHOD_RIGHTS: dict[str, str] = {
     "get": AGENT, "list": AGENT, "extract": AGENT, "propose": AGENT, "record_usage": AGENT, "usage": AGENT, "stats": AGENT,
     "close": AGENT,
     "register": HUMAN, "register_many": HUMAN, "archive": HUMAN, "review_queue": HUMAN, "approve": HUMAN, "reject": HUMAN,
-    "restore": HUMAN, "rollback": HUMAN, "versions": HUMAN, "history": HUMAN, "maintenance": HUMAN,
+    "edit_draft": HUMAN, "restore": HUMAN, "rollback": HUMAN, "versions": HUMAN, "history": HUMAN, "maintenance": HUMAN,
     "export": HUMAN, "export_all": HUMAN, "backup": HUMAN, "import_": HUMAN, "reindex": HUMAN,
     "import_report": HUMAN, "lint": HUMAN,
     # sync writes files from canonical skills only, which an agent may read anyway (it touches

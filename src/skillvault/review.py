@@ -14,7 +14,7 @@ from . import library
 from .embed.service import EmbeddingService
 from .errors import NotFoundError, ValidationError
 from .formats.chunking import section_title
-from .models import MAX_VERSION, Chunk, Skill, Status, slugify, validate_id
+from .models import MAX_CONTENT_CHARS, MAX_DESCRIPTION_CHARS, MAX_VERSION, Chunk, Skill, Status, slugify, validate_id
 from .store import PreparedChunk, Store
 from .validation import check_int, check_text
 
@@ -325,6 +325,77 @@ def _revision_prepared(
     return result
 
 
+def edit_draft(
+    store: Store,
+    embeddings: EmbeddingService,
+    draft_id: str,
+    chunks: Optional[dict] = None,
+    description: Optional[str] = None,
+    reviewer: Optional[str] = None,
+) -> Skill:
+    """Change the text of a draft before approving it (a reviewer's edit).
+
+    Only the given chunks' content and the description change; ids, sections, confidence,
+    ``revises`` and provenance stay. The draft's previous content is kept as a version
+    snapshot (the store does this) and an ``edit`` audit entry names the chunks changed.
+
+    Args:
+        store / embeddings: the library and its embedder (edited chunks are embedded again).
+        draft_id: the draft.
+        chunks: ``{chunk id: new markdown}`` for the chunks to change.
+        description: the new description, or None to keep it.
+        reviewer: who edits (recorded); defaults to ``"human"``.
+
+    Returns:
+        The draft as stored now (unchanged when the edit changes nothing: nothing is written).
+
+    Raises:
+        NotFoundError: no such skill. ValidationError: not a draft, an unknown chunk id,
+            empty or oversized text, or the draft changed while it was being edited
+            (nothing is written then).
+    """
+    draft = _draft(store, draft_id)
+    actor = _check_reason(reviewer, "reviewer", required=False) or HUMAN
+    edited = draft.copy()
+    changed = _edited_chunks(edited, chunks)
+    if description is not None:
+        description = check_text(description, "description", MAX_DESCRIPTION_CHARS).strip()
+        changed_description = description != draft.description
+        edited.description = description
+    else:
+        changed_description = False
+    if not changed and not changed_description:
+        return draft
+    ready, prepared = library.prepare(edited, embeddings)
+    with store.transaction():
+        if _draft(store, draft_id).to_dict() != draft.to_dict():  # e.g. an agent merged new text into it
+            raise ValidationError("draft_id", f"{draft_id!r} changed while it was being edited; reload it and edit again")
+        store.write_skill(ready, prepared, embeddings.name)
+        store.add_audit(actor, "edit", draft_id, details={"chunks": changed, "description": changed_description})
+    return ready
+
+
+def _edited_chunks(draft: Skill, chunks: Optional[dict]) -> list[str]:
+    """Put the new texts of ``chunks`` into ``draft``'s chunks; return the ids whose text changed."""
+    if chunks is None:
+        return []
+    if not isinstance(chunks, dict):
+        raise ValidationError("chunks", "must be a dict {chunk id: new text}")
+    by_id = {chunk.id: chunk for chunk in draft.chunks}
+    changed = []
+    for chunk_id, text in chunks.items():
+        field = f"chunks[{chunk_id!r}]"
+        if chunk_id not in by_id:
+            raise ValidationError(field, f"the draft has no such chunk; its chunks are {sorted(by_id)}")
+        text = check_text(text, field, MAX_CONTENT_CHARS, allow_empty=False).strip()
+        if not text:
+            raise ValidationError(field, "must not be blank; leave the chunk out to keep its text")
+        if text != by_id[chunk_id].content.strip():
+            by_id[chunk_id].content = text
+            changed.append(chunk_id)
+    return changed
+
+
 def reject(store: Store, draft_id: str, reason: str, reviewer: Optional[str] = None) -> None:
     """Reject a draft, keeping it (status ``rejected``) with the reason.
 
@@ -371,8 +442,13 @@ def restore(store: Store, skill_id: str) -> str:
     return status
 
 
-def rollback(store: Store, embeddings: EmbeddingService, skill_id: str, version: int) -> int:
+def rollback(
+    store: Store, embeddings: EmbeddingService, skill_id: str, version: int, reviewer: Optional[str] = None
+) -> int:
     """Restore the content of a kept version, as a new version.
+
+    Args:
+        reviewer: who rolls back (recorded); defaults to ``"human"``.
 
     Returns:
         The new version number.
@@ -382,6 +458,7 @@ def rollback(store: Store, embeddings: EmbeddingService, skill_id: str, version:
     """
     skill_id = validate_id(skill_id, "skill_id")
     check_int(version, "version", 1, MAX_VERSION)
+    actor = _check_reason(reviewer, "reviewer", required=False) or HUMAN
     current = store.get_skill(skill_id)
     if current is None:
         raise NotFoundError(f"no skill with id {skill_id!r}")
@@ -393,7 +470,7 @@ def rollback(store: Store, embeddings: EmbeddingService, skill_id: str, version:
     ready, prepared = library.prepare(snapshot, embeddings)
     with store.transaction():
         store.write_skill(ready, prepared, embeddings.name)
-        store.add_audit(HUMAN, "rollback", skill_id, details={"to_version": version, "version": ready.version})
+        store.add_audit(actor, "rollback", skill_id, details={"to_version": version, "version": ready.version})
     return ready.version
 
 

@@ -210,3 +210,7 @@ lazy_command("sync", "skillvault.cli.sync_cmd:sync",
              "Write the canonical skills to DIR as SKILL.md folders (only what changed), or --from DIR: edits become drafts.")
 lazy_command("mcp", "skillvault.cli.mcp_cmd:mcp",
              "Serve the library to agents (MCP, always agent mode): find, read and propose skills; no review tools.")
+lazy_command("serve", "skillvault.cli.serve_cmd:serve",
+             "Serve the review console: web pages for reviewers and a REST API (extra [web]).")
+lazy_command("users", "skillvault.cli.serve_cmd:users",
+             "Reviewers and API tokens of the review console (serve).")

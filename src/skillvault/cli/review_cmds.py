@@ -104,11 +104,12 @@ def rollback(
     ctx: typer.Context,
     skill_id: str = typer.Argument(..., metavar="ID"),
     version: int = typer.Argument(..., min=1, max=MAX_VERSION, help="A kept version (see `skillvault history ID`)."),
+    reviewer: Optional[str] = typer.Option(None, "--reviewer", envvar="SKILLVAULT_REVIEWER", help="Who rolls back."),
     json_: bool = JsonOption,
 ) -> None:
     """Restore the content of a kept version of a skill, as a new version."""
     with _settings(ctx).open() as sm:
-        new_version = sm.rollback(skill_id, version)
+        new_version = sm.rollback(skill_id, version, reviewer=reviewer)
     if _json(ctx, json_):
         output.emit_json({"skill_id": skill_id, "restored_version": version, "version": new_version})
     else:

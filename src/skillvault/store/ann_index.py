@@ -23,14 +23,8 @@ from ..models import STATUSES, Status
 DTYPE = "f16"
 CONNECTIVITY = 16
 EXPANSION_ADD = 64
-#: Search breadth of graphs above :data:`SMALL_GRAPH` vectors; usearch widens it to ``k``
-#: for deeper searches. Recall@10 against exact search at 1M x 384-d: 0.972.
+#: Search breadth; usearch widens it to ``k`` for deeper searches.
 EXPANSION_SEARCH = 128
-#: Smaller graphs are searched narrower: recall@10 at 20k x 1536-d stays 1.0 and at
-#: 100k x 384-d goes 0.998 -> 0.996, for half the search time (benchmarks/scale.py's
-#: clustered vectors; 2026-11-26).
-SMALL_GRAPH = 200_000
-SMALL_GRAPH_SEARCH = 64
 INDEXED_STATUSES = tuple(status for status in STATUSES if status != Status.DRAFT)
 
 
@@ -47,11 +41,6 @@ def _usearch_index():
     from usearch.index import Index
 
     return Index
-
-
-def search_breadth(count: int) -> int:
-    """Return the HNSW search breadth (``ef``) for a graph of ``count`` vectors."""
-    return SMALL_GRAPH_SEARCH if count <= SMALL_GRAPH else EXPANSION_SEARCH
 
 
 class AnnIndex:
@@ -110,7 +99,6 @@ class AnnIndex:
             graph = self._graphs.get(status)
             if graph is None or not len(graph):
                 continue
-            graph.expansion_search = search_breadth(len(graph))
             found = graph.search(np.asarray(query, dtype=np.float32), min(k, len(graph)))
             hits.extend(zip(found.keys.tolist(), (1.0 - found.distances.astype(np.float64)).tolist()))
         hits.sort(key=lambda hit: (-hit[1], hit[0]))
@@ -164,4 +152,5 @@ class AnnIndex:
             graph.load(path)
             if graph.ndim != dim:
                 raise ValueError(f"{path} holds {graph.ndim}-d vectors, the library {dim}-d")
+            graph.expansion_search = EXPANSION_SEARCH
         return index

@@ -235,6 +235,11 @@ class Store(ABC):
         "details"}``, oldest first."""
 
     @abstractmethod
+    def audit_actions(self, actions: tuple[str, ...], skill_id_prefix: str = "") -> list[tuple[str, str]]:
+        """Return ``(at, action)`` of the audit entries with one of ``actions`` about skills
+        whose id starts with ``skill_id_prefix`` (for summaries across skills)."""
+
+    @abstractmethod
     def get_version(self, skill_id: str, version: int) -> Optional[Skill]:
         """Return the kept snapshot of a skill version, or None."""
 

@@ -44,6 +44,16 @@ class ReviewRecords:
             for r in rows
         ]
 
+    def audit_actions(self, actions: tuple[str, ...], skill_id_prefix: str = "") -> list[tuple[str, str]]:
+        """Return ``(at, action)`` of the audit entries with one of ``actions`` about skills
+        whose id starts with ``skill_id_prefix``, in one query."""
+        marks = ",".join("?" * len(actions))
+        rows = self.conn.execute(
+            f"SELECT at, action FROM audit_log WHERE skill_id LIKE ? AND action IN ({marks})",
+            (skill_id_prefix + "%", *actions),
+        ).fetchall()
+        return [(at, action) for at, action in rows]
+
     @requires_transaction
     def save_version(self, skill: Skill) -> None:
         """Keep a snapshot of ``skill`` under its version number (inside a transaction)."""
