@@ -1,8 +1,9 @@
 """Review records kept by the SQLite store: audit log, version snapshots, usage counts.
 
 A mixin of :class:`~skillvault.store.sqlite.SQLiteStore`: it uses the store's
-``conn`` and ``transaction()``. Writers marked ``requires_transaction`` join the
-caller's transaction (the audited change's).
+``conn``, ``transaction()`` and, for an agent's usage, its draft-writing connection.
+Writers marked ``requires_transaction`` join the caller's transaction (the audited
+change's).
 """
 
 from __future__ import annotations

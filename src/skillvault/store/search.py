@@ -7,7 +7,7 @@ the vector index and for values cached until the next write.
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -23,8 +23,14 @@ STEM_COUNT_MEMO = 100_000
 
 
 class SearchIndex:
-    """Vector and word search over the chunks of non-draft skills."""
+    """Vector and word search over the chunks of non-draft skills.
 
+    Uses of the store: ``conn``, ``_sql`` (its driver module), ``_tracker`` and
+    :meth:`~.base.Store.embedder_record`.
+    """
+
+    conn: Any
+    _sql: Any
     _tracker: IndexTracker
 
     def vector_search(self, query: np.ndarray, k: int, statuses: tuple[str, ...]) -> list[tuple[int, float]]:
