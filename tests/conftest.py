@@ -51,7 +51,7 @@ def embed() -> CountingEmbed:
 BOTH_BACKENDS = {
     "test_query", "test_review", "test_growth", "test_revisions", "test_agent_mode", "test_bad_input", "test_stats",
     "test_import_export_json", "test_edit_draft", "test_propose", "test_cards", "test_duplicates", "test_lexical",
-    "test_bulk_ingest", "test_import_report", "test_sync", "test_hostile_input", "test_id_races",
+    "test_bulk_ingest", "test_import_report", "test_sync", "test_hostile_input", "test_id_races", "test_store_interface",
 }
 AGENT_ROLE = "skillvault_test_agent"
 AGENT_PASSWORD = "agent pass:word@/"
@@ -148,9 +148,3 @@ def stored_bytes(store, db_path: str) -> bytes:
         str(store.conn.execute(f"SELECT string_agg(t::text, '\n') FROM {table} t").fetchone()[0] or "")
         for table in SECURED_TABLES).encode()
 
-
-def in_transaction(store) -> bool:
-    """Whether ``store`` has a write transaction open (either backend)."""
-    if hasattr(store, "in_transaction"):
-        return store.in_transaction()
-    return store.conn.in_transaction

@@ -26,7 +26,7 @@ from skillvault import manager as manager_module
 from skillvault.models import MAX_METADATA_DEPTH, Chunk, Skill
 from skillvault.validation import shown
 
-from conftest import in_transaction, make_skill
+from conftest import make_skill
 from digest import table_digest
 from test_cli import cli, one_error_line  # noqa: F401  (the CLI fixture with the embedding stand-in)
 from test_growth import ASYNC_ANSWER, ScriptedLLM
@@ -61,7 +61,7 @@ def refused(sm, call, field: str) -> ValidationError:
     with pytest.raises(ValidationError) as info:
         call()
     assert info.value.field == field, str(info.value)
-    assert not in_transaction(sm.store)
+    assert not sm.store.in_transaction()
     assert table_digest(sm.store.conn) == before
     return info.value
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from skillvault.models import Chunk, Skill
+from skillvault.models import TRANSITIONS, Chunk, Skill, Status
 from skillvault.tokens import count_tokens
 
 from conftest import make_skill
@@ -233,9 +233,9 @@ def test_the_in_memory_matrix_follows_every_write_exactly(sm, db_path):
             sm.archive(skill_id)
         elif action < 0.85 and existing.status == "archived":
             sm.restore(skill_id)
-        else:
+        else:  # any move the life cycle allows
             with sm.store.transaction():
-                sm.store.change_status(skill_id, rng.choice(["draft", "rejected", "canonical"]))
+                sm.store.change_status(skill_id, rng.choice(sorted(TRANSITIONS[Status(existing.status)])))
         check()
     assert sm.store.vector_index_info()["chunks"] > 0
 

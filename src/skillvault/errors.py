@@ -100,3 +100,4 @@ class StorageIOError(SkillVaultError, OSError):
 
 class CopyMismatchError(SkillVaultError, RuntimeError):
     """A library copy's counts differ from its source's; nothing of the copy was kept."""
+

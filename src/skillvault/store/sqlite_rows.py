@@ -13,6 +13,7 @@ from typing import Iterator
 import numpy as np
 
 from .cards import CardVector
+from .meta import write_meta
 from .rows import BATCH_ROWS, COPIED_META
 
 _READS = {
@@ -94,7 +95,7 @@ def clear(store) -> None:
         store.conn.execute(f"DELETE FROM {table}")
     store.conn.execute("DROP TABLE IF EXISTS chunk_vec")
     store.conn.execute("DELETE FROM meta WHERE key IN ('embedder_name', 'embedder_dim', 'null_vectors')")
-    store._new_vector_epoch()
+    store._tracker.new_epoch()
 
 
 def write_section(store, section: str, rows: list[tuple], state: dict) -> None:
@@ -110,7 +111,7 @@ def write_section(store, section: str, rows: list[tuple], state: dict) -> None:
         if "embedder_dim" in meta:
             store._ensure_vector_table(meta.get("embedder_name", ""), int(meta["embedder_dim"]))
         if "null_vectors" in meta:
-            store._set_meta("null_vectors", meta["null_vectors"])
+            write_meta(conn, "null_vectors", meta["null_vectors"])
     elif section == "skills":
         state.setdefault("skills", {}).update((row[0], (row[1], row[3])) for row in rows)
         conn.executemany(f"INSERT INTO skills ({_SKILL_COLUMNS}) VALUES ({','.join('?' * 15)})", rows)
@@ -135,7 +136,7 @@ def write_section(store, section: str, rows: list[tuple], state: dict) -> None:
     else:
         conn.executemany(_PLAIN_WRITES[section], rows)
     if section == "chunks" or section == "skills":
-        store._bump_generation()
+        store._tracker.touched()
 
 
 _SKILL_COLUMNS = ("id, name, source, status, confidence, extracted_from, description, tags, version, revises, "
@@ -152,13 +153,13 @@ def _write_chunks(store, rows: list[tuple], skills: dict) -> None:
         """INSERT INTO chunks (pk, id, skill_id, position, section, content, tokens, priority, required,
            dependencies, embed_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
         [row[:8] + (int(row[8]), json.dumps(row[9]), row[10]) for row in rows])
-    drafts, indexed = [], {}
+    drafts, indexed = [], []
     for row in rows:
         name, status = skills[row[2]]
         if status == "draft":
             drafts.append((row[0], _blob(row[11])))
         else:
-            indexed.setdefault(status, []).append((row[0], name, row[4], row[5], row[11]))
+            indexed.append((row[0], name, row[4], row[5], row[11]))
     store.conn.executemany("INSERT INTO draft_vectors(chunk_pk, embedding) VALUES (?, ?)", drafts)
-    for status, status_rows in indexed.items():
-        store._index_chunks(status_rows, status)
+    if indexed:
+        store._index_chunks(indexed)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ...models import Chunk, Skill
 from ..guard import AGENT_ACTOR
-from ..sqlite import StoredChunk
+from ..base import StoredChunk
 from .vectors import to_array
 
 _SKILL_COLUMNS = ("id, name, source, status, confidence, extracted_from, description, tags, version, revises, "

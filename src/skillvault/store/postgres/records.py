@@ -11,15 +11,18 @@ import json
 from typing import Optional
 
 from ...models import Skill, utc_now
+from ..base import requires_transaction
 
 
 class PgRecords:
     """Audit entries, kept versions and usage counts of skills."""
 
+    @requires_transaction
     def add_audit(self, actor: str, action: str, skill_id: str, reason: str = "", details: Optional[dict] = None) -> None:
         """Append an audit entry (call inside the transaction of the audited change)."""
         self.add_audits([(actor, action, skill_id, reason, details)])
 
+    @requires_transaction
     def add_audits(self, entries: list) -> None:
         """Append audit entries ``(actor, action, skill_id, reason, details)``."""
         now = utc_now().isoformat()
@@ -35,16 +38,19 @@ class PgRecords:
         return [{"at": r[0], "actor": r[1], "action": r[2], "skill_id": r[3], "reason": r[4], "details": json.loads(r[5])}
                 for r in rows]
 
-    def draft_audit_events(self, actions: tuple[str, ...]) -> list[tuple[str, str]]:
-        """Return ``(at, action)`` of the audit entries about drafts with these actions."""
+    def audit_actions(self, actions: tuple[str, ...], skill_id_prefix: str = "") -> list[tuple[str, str]]:
+        """Return ``(at, action)`` of the audit entries with one of ``actions`` about skills
+        whose id starts with ``skill_id_prefix``, in one query."""
         return [tuple(row) for row in self.conn.execute(
-            "SELECT at, action FROM audit_log WHERE skill_id LIKE 'draft::%%' AND action = ANY(%s)",
-            (list(actions),)).fetchall()]
+            "SELECT at, action FROM audit_log WHERE starts_with(skill_id, %s) AND action = ANY(%s)",
+            (skill_id_prefix, list(actions))).fetchall()]
 
+    @requires_transaction
     def save_version(self, skill: Skill) -> None:
         """Keep a snapshot of ``skill`` under its version number (inside a transaction)."""
         self.save_versions([skill])
 
+    @requires_transaction
     def save_versions(self, skills: list[Skill]) -> None:
         """Keep a snapshot of each of ``skills`` under its version number."""
         now = utc_now().isoformat()

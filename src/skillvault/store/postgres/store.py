@@ -24,7 +24,8 @@ from typing import Iterator, Optional
 import numpy as np
 
 from ...errors import DatabaseFileError, NotFoundError, SkillPermissionError, ValidationError
-from ...models import MAX_VERSION, Skill, utc_now
+from ...models import MAX_VERSION, Skill, Status, check_transition, utc_now
+from ..base import Store, requires_transaction
 from ...bundle import bundled_files
 from ..cards import card_fields
 from ..bulk import BulkWrites
@@ -53,7 +54,7 @@ _INSERT_CHUNK = """INSERT INTO chunks (id, skill_id, position, section, content,
     dependencies, embed_hash, skill_name) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING pk"""
 
 
-class PostgresStore(PgSearch, PgReads, PgRecords):
+class PostgresStore(PgSearch, PgReads, PgRecords, Store):
     """Persistence for skills on PostgreSQL with pgvector.
 
     Args:
@@ -81,6 +82,7 @@ class PostgresStore(PgSearch, PgReads, PgRecords):
         self._in_draft = False
         self._write_depth = 0
         self.conn = connect(url, register=False)
+        _dump_statuses_as_text(self.conn)
         try:
             self._open(agent)
         except BaseException:
@@ -250,6 +252,7 @@ class PostgresStore(PgSearch, PgReads, PgRecords):
     # Batching is the same on both backends: a transaction per batch, write_skills inside.
     save_skills_batched = BulkWrites.save_skills_batched
 
+    @requires_transaction
     def write_skills(self, items: list, embedder_name: str, actor: str, action: str, offset: int = 0,
                      strict: bool = False) -> dict[int, ValidationError]:
         """Write ``(skill, prepared)`` pairs inside the caller's transaction, each in a savepoint.
@@ -272,6 +275,7 @@ class PostgresStore(PgSearch, PgReads, PgRecords):
                 refused[offset + index] = exc
         return refused
 
+    @requires_transaction
     def write_skill(self, skill: Skill, prepared: list, embedder_name: str, create: bool = False) -> None:
         """Insert or replace a skill inside the caller's transaction; see :meth:`save_skill`.
 
@@ -290,8 +294,8 @@ class PostgresStore(PgSearch, PgReads, PgRecords):
             raise ValidationError("skill.id", f"{skill.id!r} was taken by another writer; try again")
         kept = self.conn.execute("SELECT COALESCE(MAX(version), 0) FROM skill_versions WHERE skill_id = %s",
                                  (skill.id,)).fetchone()[0]
-        if previous is not None and (skill.status != "draft" or previous[1] == "draft"):
-            if previous[1] == "draft":  # a draft's earlier content is kept as a snapshot too
+        if previous is not None and (skill.status != Status.DRAFT or previous[1] == Status.DRAFT):
+            if previous[1] == Status.DRAFT:  # a draft's earlier content is kept as a snapshot too
                 old = self.get_skill(skill.id)
                 old.version = max(old.version, kept + 1)
                 self.save_version(old)
@@ -302,7 +306,7 @@ class PostgresStore(PgSearch, PgReads, PgRecords):
         if skill.version > MAX_VERSION:
             raise ValidationError("skill.version", f"would become {skill.version}; the limit is {MAX_VERSION}. "
                                   "Register the content under a new id")
-        tainted = previous is not None and previous[2] == AGENT_ACTOR and skill.status == "draft"
+        tainted = previous is not None and previous[2] == AGENT_ACTOR and skill.status == Status.DRAFT
         author = AGENT_ACTOR if self.agent or tainted else "human"
         if previous is not None:
             self._delete_chunks_of(skill.id, previous[1])
@@ -312,14 +316,14 @@ class PostgresStore(PgSearch, PgReads, PgRecords):
             skill.description, json.dumps(skill.tags), skill.version, skill.revises, json.dumps(skill.metadata),
             skill.created_at.isoformat(), now, json.dumps(skill.flags), author))
         pks = self._insert_chunks(skill, prepared)
-        table = "draft_vectors" if skill.status == "draft" else "chunk_vectors"
+        table = "draft_vectors" if skill.status == Status.DRAFT else "chunk_vectors"
         self.conn.cursor().executemany(
             f"INSERT INTO {table}(chunk_pk, embedding) VALUES (%s, %s)",
             [(pk, np.asarray(item.vector, dtype=np.float32)) for pk, item in zip(pks, prepared)])
-        if skill.status != "draft":
+        if skill.status != Status.DRAFT:
             self._index_card(skill, getattr(prepared, "card", None))
             self.save_version(skill)
-        if skill.status != "draft" or (previous is not None and previous[1] != "draft"):
+        if skill.status != Status.DRAFT or (previous is not None and previous[1] != Status.DRAFT):
             self._bump_generation()
 
     def _insert_chunks(self, skill: Skill, prepared: list) -> list[int]:
@@ -362,10 +366,11 @@ class PostgresStore(PgSearch, PgReads, PgRecords):
                                   f"{row[0]!r} already belongs to skill {row[1]!r}; chunk ids are unique across skills")
 
     def _delete_chunks_of(self, skill_id: str, status: str) -> None:
-        if status != "draft":
+        if status != Status.DRAFT:
             self._delete_card(skill_id)
         self.conn.execute("DELETE FROM chunks WHERE skill_id = %s", (skill_id,))  # vectors go with them
 
+    @requires_transaction
     def delete_skill(self, skill_id: str) -> None:
         """Delete a skill and its chunks, vectors and card (inside a transaction)."""
         row = self.conn.execute("SELECT status FROM skills WHERE id = %s FOR UPDATE", (skill_id,)).fetchone()
@@ -374,6 +379,7 @@ class PostgresStore(PgSearch, PgReads, PgRecords):
         self.conn.execute("DELETE FROM skills WHERE id = %s", (skill_id,))
         self._bump_generation()
 
+    @requires_transaction
     def change_status(self, skill_id: str, status: str, flags: Optional[list[str]] = None) -> None:
         """Change a skill's status (and optionally its review flags) inside the caller's transaction.
 
@@ -382,22 +388,24 @@ class PostgresStore(PgSearch, PgReads, PgRecords):
 
         Raises:
             NotFoundError: if there is no such skill.
+            ValidationError: if :data:`~skillvault.models.TRANSITIONS` does not allow the move.
         """
         row = self.conn.execute("SELECT status FROM skills WHERE id = %s FOR UPDATE", (skill_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no skill with id {skill_id!r}")
         old_status = row[0]
+        check_transition(old_status, status)
         self.conn.execute("UPDATE skills SET status = %s, updated_at = %s, flags = COALESCE(%s, flags) WHERE id = %s",
                           (status, utc_now().isoformat(), None if flags is None else json.dumps(flags), skill_id))
-        if (old_status == "draft") != (status == "draft"):
-            source, target = ("draft_vectors", "chunk_vectors") if old_status == "draft" else (
+        if (old_status == Status.DRAFT) != (status == Status.DRAFT):
+            source, target = ("draft_vectors", "chunk_vectors") if old_status == Status.DRAFT else (
                 "chunk_vectors", "draft_vectors")
             self.conn.execute(f"""WITH moved AS (DELETE FROM {source} v USING chunks c
                                     WHERE c.pk = v.chunk_pk AND c.skill_id = %s RETURNING v.chunk_pk, v.embedding)
                                   INSERT INTO {target}(chunk_pk, embedding) SELECT chunk_pk, embedding FROM moved""",
                               (skill_id,))
             self._delete_card(skill_id)
-            if status != "draft":
+            if status != Status.DRAFT:
                 self._index_card(self.get_skill(skill_id), None)
         if old_status != status:
             self._bump_generation()
@@ -499,6 +507,14 @@ class PostgresStore(PgSearch, PgReads, PgRecords):
         ).fetchone()
         return DriverInfo(module=f"psycopg {psycopg.__version__}", sqlite_version=f"PostgreSQL {server}",
                           vec_version=f"pgvector {vec}", fts5=False)
+
+
+def _dump_statuses_as_text(conn) -> None:
+    """Send :class:`~skillvault.models.Status` members as their text (psycopg would send an
+    Enum's name, ``CANONICAL``)."""
+    from psycopg.types.string import StrDumper
+
+    conn.adapters.register_dumper(Status, StrDumper)
 
 
 def card_rows(skill: Skill, card) -> tuple[tuple, list[tuple]]:
