@@ -102,7 +102,7 @@ def truth(store: SQLiteStore) -> dict[str, set[int]]:
 
 
 def held(store: SQLiteStore) -> dict[str, set[int]]:
-    index = store._current_matrix()
+    index = store._tracker.before_search()
     assert isinstance(index, AnnIndex)
     return index.contents()
 
@@ -403,9 +403,9 @@ def test_only_the_process_holding_the_lock_writes_the_index(ann, rng, tmp_path):
     store.vector_search(structured(rng, 1)[0], 10, ("canonical",))  # replayed in memory
     with vector_cache._write_lock(index_folder(path)) as owned:  # another writer holds it
         assert owned
-        assert store._vector_cache.save() is False
+        assert store._tracker.cache.save() is False
     assert json.load(open(stamp_path)) == saved
-    assert store._vector_cache.save() is True
+    assert store._tracker.cache.save() is True
     assert json.load(open(stamp_path))["seq"] > saved["seq"]
     store.close()
 

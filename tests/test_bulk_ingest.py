@@ -228,7 +228,7 @@ def test_a_full_disk_rolls_back_the_batch_it_hits_and_keeps_the_ones_before(tmp_
         sm.register_many(skills, progress=fill_after_first_batch)
     conn.execute("PRAGMA max_page_count = 1073741823")
     assert sorted(s.id for s in sm.list()) == ["big0", "kept"]
-    assert sm.store._pending.ops == []
+    assert sm.store._tracker.pending() == []
     assert sm.store.integrity_check() == ["ok"]
     served = {hit.skill_id for hit in sm.search("roll the deployment back when the error rate climbs", k=20)}
     assert "big0" in served and "big1" not in served

@@ -74,7 +74,7 @@ def test_card_without_vector_is_embedded_in_memory(sm):
     sm.register(K8S)
     with sm.store.transaction():
         sm.store.conn.execute("UPDATE skill_cards SET embedding = NULL, embed_hash = NULL")
-        sm.store._bump_generation()
+        sm.store._tracker.touched()
     hit = sm.search_skills("Diagnose pods Kubernetes")[0]
     assert hit.id == "k8s-debug" and hit.signals["card"][0] > 0.3
 

@@ -96,3 +96,7 @@ class StorageFullError(SkillVaultError, OSError):
 
 class StorageIOError(SkillVaultError, OSError):
     """The operating system reported an I/O error reading or writing the database file."""
+
+
+class BackendNotAvailableError(SkillVaultError, NotImplementedError):
+    """The database URL names a storage backend this skillvault cannot open (yet)."""

@@ -13,7 +13,7 @@ the megabytes of references public collections bundle), then:
   version);
 * each skill is atomic: one refused by the store is skipped, the rest written, in
   batches of a few thousand chunks, one transaction each
-  (:meth:`~skillvault.store.sqlite.SQLiteStore.save_skills_batched`); a storage failure
+  (:meth:`~skillvault.store.sqlite.Store.save_skills_batched`); a storage failure
   (disk full) rolls back the batch it hit and stops the import, keeping the batches
   before it (importing again finds them unchanged). All are
   embedded in one pass first, and what is embedded is kept in the database's embedding
@@ -35,7 +35,7 @@ from .errors import ImportFormatError, ValidationError
 from .formats.spec import ERROR, Finding
 from .lint import dependency_findings, read_path
 from .models import Skill
-from .store import SQLiteStore
+from .store import Store
 
 __all__ = ["ImportReport", "import_path"]
 
@@ -112,7 +112,7 @@ def _refusal(report: ImportReport, findings: list[Finding]) -> ImportFormatError
 
 
 def import_path(
-    store: SQLiteStore, embeddings: EmbeddingService, path: Union[str, Path], strict: bool = False,
+    store: Store, embeddings: EmbeddingService, path: Union[str, Path], strict: bool = False,
     progress: Optional[Progress] = None,
 ) -> ImportReport:
     """Import what is valid in ``path``; see the module docstring.

@@ -11,8 +11,8 @@ from typing import Optional
 
 from .errors import EmbedderMismatchError, ValidationError
 from .embed.service import EmbeddingService, Progress, embedding_text
-from .models import Skill
-from .store import PreparedChunk, SQLiteStore
+from .models import Skill, Status
+from .store import PreparedChunk, Store
 from .store.cards import CardVector, PreparedChunks, card_fields
 from .tokens import count_tokens_many
 
@@ -87,7 +87,7 @@ def embedded(
     return prepared
 
 
-def register(store: SQLiteStore, embeddings: EmbeddingService, skill: Skill) -> str:
+def register(store: Store, embeddings: EmbeddingService, skill: Skill) -> str:
     """Validate, embed and store one skill atomically (replacing any previous version).
 
     Returns:
@@ -103,14 +103,14 @@ def register(store: SQLiteStore, embeddings: EmbeddingService, skill: Skill) -> 
 
 
 def register_many(
-    store: SQLiteStore, embeddings: EmbeddingService, skills: list, progress: Optional[Progress] = None
+    store: Store, embeddings: EmbeddingService, skills: list, progress: Optional[Progress] = None
 ) -> list[str]:
     """Validate all ``skills``, embed them in one pass and write them in batches.
 
     Validation is all-or-nothing: every skill is checked (fields, chunk ids held by
     another skill, stored or earlier in the list) before anything is embedded or
     written. Writing then goes batch by batch (one transaction each, see
-    :meth:`SQLiteStore.save_skills_batched`), each skill atomic. ``progress(done, total)``
+    :meth:`Store.save_skills_batched`), each skill atomic. ``progress(done, total)``
     is called over the texts embedded, then over the skills written (each stage starts
     at 0).
 
@@ -152,7 +152,7 @@ def register_many(
     return [skill.id for skill in ready]
 
 
-def _check_chunk_owners(store: SQLiteStore, skills: list[Skill]) -> None:
+def _check_chunk_owners(store: Store, skills: list[Skill]) -> None:
     """Raise ValidationError for a chunk id held by another skill (stored, or earlier in
     ``skills``), as registering them one by one would."""
     stored = store.chunk_owners([chunk.id for skill in skills for chunk in skill.chunks])
@@ -174,14 +174,14 @@ def _check_chunk_owners(store: SQLiteStore, skills: list[Skill]) -> None:
         claimed.update((chunk.id, skill.id) for chunk in skill.chunks)
 
 
-def record_embedder(store: SQLiteStore, embeddings: EmbeddingService) -> None:
+def record_embedder(store: Store, embeddings: EmbeddingService) -> None:
     """Record ``embeddings``' embedder in an empty library (its probe texts are embedded to
     learn the width and kept, as on a first write). Nothing happens once one is recorded."""
     if store.embedder_record()[1] is None:
         store.record_embedder(embeddings.name, int(embeddings.null_vectors().shape[1]))
 
 
-def reindex(store: SQLiteStore, embeddings: EmbeddingService, progress: Optional[Progress] = None) -> int:
+def reindex(store: Store, embeddings: EmbeddingService, progress: Optional[Progress] = None) -> int:
     """Re-embed every chunk with ``embeddings``' embedder and record it as the DB's embedder.
 
     Returns:
@@ -194,7 +194,7 @@ def reindex(store: SQLiteStore, embeddings: EmbeddingService, progress: Optional
     pks = list(stored)
     texts = [embedding_text(stored[pk].skill_name, stored[pk].chunk) for pk in pks]
     skills = store.list_skills()
-    carded = [skill for skill in skills if skill.status != "draft"]
+    carded = [skill for skill in skills if skill.status != Status.DRAFT]
     card_texts = [card_fields(skill).embedding_text() for skill in carded]
     vectors = embeddings.embed(texts, progress, any_width=True)
     card_vectors = embeddings.embed(card_texts, any_width=True)  # progress counts chunks

@@ -24,10 +24,10 @@ from .errors import ImportFormatError
 from .formats.spec import (
     ERROR, WARNING, Finding, check_chunk_sizes, check_front_matter, check_references, spec_name,
 )
-from .models import Skill
+from .models import Skill, Status
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from .store import SQLiteStore
+    from .store import Store
 
 __all__ = [
     "Finding", "ReadResult", "read_path", "skill_findings", "secret_findings", "dependency_findings",
@@ -311,7 +311,7 @@ def lint_skills(skills: Iterable[Skill], unresolved: Iterable[dict]) -> list[Fin
     return found
 
 
-def draft_findings(store: "SQLiteStore", draft: Skill) -> list[Finding]:
+def draft_findings(store: "Store", draft: Skill) -> list[Finding]:
     """Lint what approving ``draft`` would make canonical (what a reviewer should see).
 
     That is the canonical skill it revises with the draft's sections merged in, or the
@@ -321,7 +321,7 @@ def draft_findings(store: "SQLiteStore", draft: Skill) -> list[Finding]:
     from .review import canonical_id_for, merge_revision
 
     target = store.get_skill(draft.revises) if draft.revises else None
-    if target is not None and target.status == "canonical":
+    if target is not None and target.status == Status.CANONICAL:
         result = merge_revision(target, draft).skill
     else:
         result = draft.renamed(canonical_id_for(store, draft))

@@ -18,11 +18,11 @@ from .errors import (
     ValidationError,
 )
 from .formats import json_format
-from .models import SOURCES, STATUSES, Skill, validate_id
+from .models import SOURCES, STATUSES, Skill, Status, validate_id
 from .retrieval import Hit, Packing, Retriever
 from .retrieval.evaluation import TriggerReport, check_cases, evaluate_triggers, load_cases
 from .retrieval.skills import SkillHit
-from .store import SQLiteStore
+from .store import SQLiteStore, Store
 from .store.migrations import MAX_USAGE_NOTE_CHARS
 from .upgrade import upgrade_if_legacy
 from .validation import check_callable, check_int, check_path, check_text, shown
@@ -123,7 +123,7 @@ class SkillManager:
         self.llm_fn = _make_llm(llm_fn, llm_config)
         embedder = make_embedder(embed_fn, embed_config)
         upgrade_if_legacy(str(db_path), embedder, agent=(mode == "agent"))  # a skillvault 0.1.x file
-        self.store = SQLiteStore(str(db_path), agent=(mode == "agent"))
+        self.store: Store = SQLiteStore(str(db_path), agent=(mode == "agent"))
         recorded, dim = self.store.embedder_record()
         if embed_fn is None and embed_config is None and recorded and embedder_identity(recorded) != embedder_identity(embedder.name):
             # Opened without naming an embedder (e.g. by the CLI): keep the library usable for
@@ -211,7 +211,7 @@ class SkillManager:
         """Return the skill with this id (with its chunks), or None."""
         skill_id = validate_id(skill_id, "skill_id")
         skill = self.store.get_skill(skill_id)
-        if self.mode == "agent" and skill is not None and skill.status != "canonical":
+        if self.mode == "agent" and skill is not None and skill.status != Status.CANONICAL:
             return None  # agents see canonical skills only
         return skill
 
@@ -225,9 +225,9 @@ class SkillManager:
             SkillPermissionError: in agent mode, for a status other than canonical.
         """
         if self.mode == "agent":
-            if status not in (None, "canonical"):
+            if status not in (None, Status.CANONICAL):
                 self._require_human(f"list(status={shown(status)})")
-            status = "canonical"
+            status = Status.CANONICAL
         if status is not None and status not in STATUSES:
             raise ValidationError("status", f"must be one of {STATUSES} or None, got {shown(status)}")
         if source is not None and source not in SOURCES:
@@ -343,7 +343,7 @@ class SkillManager:
             cases = load_cases(check_path(cases, "cases"))
         else:
             cases = check_cases(cases)
-        served = [(skill.id, skill.name) for skill in self.store.list_skills(status="canonical")]
+        served = [(skill.id, skill.name) for skill in self.store.list_skills(status=Status.CANONICAL)]
         return evaluate_triggers(cases, lambda task, k: self.search_skills(task, k), served)
 
     # ------------------------------------------------------------------ self-growth
@@ -647,7 +647,7 @@ class SkillManager:
         from .formats.skill_md import export_folders
 
         if status is None:
-            skills = [skill for skill in skills if skill.status not in ("rejected", "archived")]
+            skills = [skill for skill in skills if skill.status not in (Status.REJECTED, Status.ARCHIVED)]
         return export_folders(skills, path, progress)
 
     def backup(self, dest: Union[str, Path], progress: Optional[Progress] = None) -> Path:
@@ -770,7 +770,7 @@ class SkillManager:
             if not isinstance(value, bool):
                 raise ValidationError(name, f"must be True or False, got {shown(value)}")
         with self.store.snapshot():
-            skills = self.store.list_skills(status="canonical")
+            skills = self.store.list_skills(status=Status.CANONICAL)
         plan = plan_sync(skills, path, force)
         return plan if check else apply_sync(plan)
 
@@ -833,8 +833,8 @@ class SkillManager:
                 if skill is None:
                     raise NotFoundError(f"no skill with id {skill_id!r}")
                 skills.append(skill)
-        drafts = [skill for skill in skills if skill.status == "draft"]
-        others = [skill for skill in skills if skill.status != "draft"]
+        drafts = [skill for skill in skills if skill.status == Status.DRAFT]
+        others = [skill for skill in skills if skill.status != Status.DRAFT]
         found = lint_skills(others, self.store.unresolved_dependencies())
         for draft in drafts:
             found += draft_findings(self.store, draft)
@@ -863,7 +863,7 @@ class SkillManager:
         driver = self.store.driver_info()
         return {
             **by_status,
-            "pending_review": by_status["draft"],
+            "pending_review": by_status[Status.DRAFT],
             "skills": sum(by_status.values()),
             "by_source": {source: counts["by_source"].get(source, 0) for source in SOURCES},
             "chunks": counts["chunks"],

@@ -18,14 +18,56 @@ import json
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from enum import Enum
 from typing import Any, Optional
 
 from .errors import ValidationError
 from .bundle import check_bundled_metadata
 from .validation import check_int, check_text, json_data, plain, shown
 
-#: Life-cycle states. Only ``canonical`` skills are served by ``query``.
-STATUSES = ("canonical", "draft", "archived", "rejected")
+
+
+class Status(str, Enum):
+    """A skill's life-cycle state. Members are strings (``Status.DRAFT == "draft"``), so
+    stored values and the public API stay plain strings. Only ``canonical`` skills are
+    served by ``query``."""
+
+    CANONICAL = "canonical"
+    DRAFT = "draft"
+    ARCHIVED = "archived"
+    REJECTED = "rejected"
+
+    __str__ = str.__str__  # "draft", not "Status.DRAFT", in messages and f-strings
+    __format__ = str.__format__
+
+
+#: Life-cycle states as plain strings, in this order (vector indexes encode them by position).
+STATUSES = tuple(status.value for status in Status)
+
+#: The status changes :func:`check_transition` allows (a skill's content may still be
+#: replaced wholesale by registering it again). Approval writes the reviewed draft as a
+#: canonical skill; staying put only updates a skill's review flags.
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.DRAFT: frozenset({Status.DRAFT, Status.CANONICAL, Status.REJECTED, Status.ARCHIVED}),
+    Status.CANONICAL: frozenset({Status.ARCHIVED}),
+    Status.ARCHIVED: frozenset({Status.ARCHIVED, Status.CANONICAL, Status.DRAFT}),  # archive again; restore
+    Status.REJECTED: frozenset({Status.ARCHIVED}),
+}
+
+
+def check_transition(old: str, new: str) -> None:
+    """Raise unless a skill may move from status ``old`` to ``new`` (see :data:`TRANSITIONS`).
+
+    Raises:
+        ValidationError: on field ``status``, naming the moves allowed from ``old``.
+    """
+    if new not in STATUSES:
+        raise ValidationError("status", f"must be one of {STATUSES}, got {shown(new)}")
+    allowed = TRANSITIONS[Status(old)]
+    if new not in allowed:
+        choices = ", ".join(sorted(allowed))
+        raise ValidationError("status", f"a {old} skill cannot become {new}; it can become: {choices}")
+
 #: Where a skill came from.
 SOURCES = ("manual", "extracted", "imported")
 
@@ -197,7 +239,7 @@ class Skill:
     id: str
     name: str = ""
     source: str = "manual"
-    status: str = "canonical"
+    status: str = Status.CANONICAL.value
     chunks: list[Chunk] = field(default_factory=list)
     confidence: float = 1.0
     extracted_from: str = ""
@@ -380,7 +422,7 @@ class Skill:
             id=data["id"],
             name=data.get("name") or data["id"],
             source=data.get("source", "manual"),
-            status=data.get("status", "canonical"),
+            status=data.get("status", Status.CANONICAL.value),
             chunks=chunks,
             confidence=data.get("confidence", 1.0),
             extracted_from=data.get("extracted_from") or "",
@@ -442,8 +484,8 @@ def _modern_source_status(source: Any, status: Any) -> tuple[Any, Any]:
         source = "manual"
     elif source == "draft":
         source = "extracted"
-        if status in ("active", "canonical"):
-            status = "draft"
+        if status in ("active", Status.CANONICAL):
+            status = Status.DRAFT.value
     if status == "active":
-        status = "canonical"
+        status = Status.CANONICAL.value
     return source, status

@@ -14,8 +14,8 @@ from . import library
 from .embed.service import EmbeddingService
 from .errors import NotFoundError, ValidationError
 from .formats.chunking import section_title
-from .models import MAX_CONTENT_CHARS, MAX_DESCRIPTION_CHARS, MAX_VERSION, Chunk, Skill, slugify, validate_id
-from .store import PreparedChunk, SQLiteStore
+from .models import MAX_CONTENT_CHARS, MAX_DESCRIPTION_CHARS, MAX_VERSION, Chunk, Skill, Status, slugify, validate_id
+from .store import PreparedChunk, Store
 from .validation import check_int, check_text
 
 HUMAN = "human"
@@ -181,7 +181,7 @@ def merge_revision(target: Skill, draft: Skill) -> Revision:
 
     skill = replace(
         target, chunks=chunks_out, tags=list(dict.fromkeys(target.tags + draft.tags)),
-        status="canonical", flags=[], revises=None,
+        status=Status.CANONICAL, flags=[], revises=None,
     )
     revision = Revision(skill, changes, origin)
     edited_folder = isinstance(draft.metadata.get("sync_from"), dict)
@@ -202,13 +202,13 @@ def merge_revision(target: Skill, draft: Skill) -> Revision:
     return revision
 
 
-def review_queue(store: SQLiteStore) -> list[Skill]:
+def review_queue(store: Store) -> list[Skill]:
     """Return drafts, newest first, with confidence, ``revises`` and ``flags`` filled."""
-    drafts = store.list_skills(status="draft")
+    drafts = store.list_skills(status=Status.DRAFT)
     return sorted(drafts, key=lambda s: (s.created_at, s.id), reverse=True)
 
 
-def _skill_in_status(store: SQLiteStore, skill_id: str, status: str, field: str, wanted: str) -> Skill:
+def _skill_in_status(store: Store, skill_id: str, status: str, field: str, wanted: str) -> Skill:
     """Return the skill, or raise NotFoundError / ValidationError if it is missing or not in ``status``."""
     skill_id = validate_id(skill_id, field)
     skill = store.get_skill(skill_id)
@@ -219,8 +219,8 @@ def _skill_in_status(store: SQLiteStore, skill_id: str, status: str, field: str,
     return skill
 
 
-def _draft(store: SQLiteStore, draft_id: str) -> Skill:
-    return _skill_in_status(store, draft_id, "draft", "draft_id", "a draft")
+def _draft(store: Store, draft_id: str) -> Skill:
+    return _skill_in_status(store, draft_id, Status.DRAFT, "draft_id", "a draft")
 
 
 def _check_reason(reason: Optional[str], field: str, required: bool) -> str:
@@ -231,7 +231,7 @@ def _check_reason(reason: Optional[str], field: str, required: bool) -> str:
     return check_text(reason, field, MAX_REASON_CHARS).strip()
 
 
-def canonical_id_for(store: SQLiteStore, draft: Skill) -> str:
+def canonical_id_for(store: Store, draft: Skill) -> str:
     """Return a free canonical id for a draft: its slug without ``draft::`` (``-2``... if taken).
 
     Call it inside the write transaction that uses the id.
@@ -245,7 +245,7 @@ def canonical_id_for(store: SQLiteStore, draft: Skill) -> str:
 
 
 def approve(
-    store: SQLiteStore,
+    store: Store,
     embeddings: EmbeddingService,
     draft_id: str,
     reviewer: Optional[str] = None,
@@ -287,7 +287,7 @@ def approve(
             draft = current
         target = store.get_skill(draft.revises) if draft.revises else None
         details = {"draft": draft.id, "confidence": draft.confidence}
-        if target is not None and target.status == "canonical":
+        if target is not None and target.status == Status.CANONICAL:
             # A revision changes the sections it is about and keeps the rest.
             revision = merge_revision(target, ready)
             skill, prepared = revision.skill, _revision_prepared(revision, ready, prepared, target, embeddings)
@@ -299,7 +299,7 @@ def approve(
             skill, prepared = library.rename_prepared(ready, prepared, canonical_id_for(store, draft))
             skill.version, target = 1, None  # a new skill; the draft's own versions stay with the draft
             skill.revises = None
-            skill.status, skill.flags = "canonical", []
+            skill.status, skill.flags = Status.CANONICAL, []
         skill.metadata = {**skill.metadata, "approved_from": draft.id, "approved_by": actor}
         details["skill"] = skill.id
         store.delete_skill(draft.id)
@@ -326,7 +326,7 @@ def _revision_prepared(
 
 
 def edit_draft(
-    store: SQLiteStore,
+    store: Store,
     embeddings: EmbeddingService,
     draft_id: str,
     chunks: Optional[dict] = None,
@@ -396,7 +396,7 @@ def _edited_chunks(draft: Skill, chunks: Optional[dict]) -> list[str]:
     return changed
 
 
-def reject(store: SQLiteStore, draft_id: str, reason: str, reviewer: Optional[str] = None) -> None:
+def reject(store: Store, draft_id: str, reason: str, reviewer: Optional[str] = None) -> None:
     """Reject a draft, keeping it (status ``rejected``) with the reason.
 
     Raises:
@@ -407,11 +407,11 @@ def reject(store: SQLiteStore, draft_id: str, reason: str, reviewer: Optional[st
     actor = _check_reason(reviewer, "reviewer", required=False) or HUMAN
     with store.transaction():
         draft = _draft(store, draft_id)  # again inside: another process may have handled it
-        store.change_status(draft.id, "rejected", flags=draft.flags + [f"rejected: {reason}"])
+        store.change_status(draft.id, Status.REJECTED, flags=draft.flags + [f"rejected: {reason}"])
         store.add_audit(actor, "reject", draft.id, reason=reason)
 
 
-def archive(store: SQLiteStore, skill_id: str, actor: str = HUMAN, reason: str = "") -> None:
+def archive(store: Store, skill_id: str, actor: str = HUMAN, reason: str = "") -> None:
     """Archive a skill (kept, no longer served or reviewed).
 
     Raises:
@@ -419,11 +419,11 @@ def archive(store: SQLiteStore, skill_id: str, actor: str = HUMAN, reason: str =
     """
     skill_id = validate_id(skill_id, "skill_id")
     with store.transaction():
-        store.change_status(skill_id, "archived")
+        store.change_status(skill_id, Status.ARCHIVED)
         store.add_audit(actor, "archive", skill_id, reason=reason)
 
 
-def restore(store: SQLiteStore, skill_id: str) -> str:
+def restore(store: Store, skill_id: str) -> str:
     """Bring an archived skill back: a draft that expired returns to the queue, others to canonical.
 
     Returns:
@@ -432,10 +432,10 @@ def restore(store: SQLiteStore, skill_id: str) -> str:
     Raises:
         NotFoundError: no such skill. ValidationError: it is not archived.
     """
-    _skill_in_status(store, skill_id, "archived", "skill_id", "archived")
+    _skill_in_status(store, skill_id, Status.ARCHIVED, "skill_id", "archived")
     with store.transaction():
-        skill = _skill_in_status(store, skill_id, "archived", "skill_id", "archived")  # still, inside
-        status = "draft" if skill.source == "extracted" and skill.id.startswith("draft::") else "canonical"
+        skill = _skill_in_status(store, skill_id, Status.ARCHIVED, "skill_id", "archived")  # still, inside
+        status = (Status.DRAFT if skill.source == "extracted" and skill.id.startswith("draft::") else Status.CANONICAL).value
         flags = [flag for flag in skill.flags if not flag.startswith("expired")]
         store.change_status(skill_id, status, flags=flags)
         store.add_audit(HUMAN, "restore", skill_id, details={"status": status})
@@ -443,7 +443,7 @@ def restore(store: SQLiteStore, skill_id: str) -> str:
 
 
 def rollback(
-    store: SQLiteStore, embeddings: EmbeddingService, skill_id: str, version: int, reviewer: Optional[str] = None
+    store: Store, embeddings: EmbeddingService, skill_id: str, version: int, reviewer: Optional[str] = None
 ) -> int:
     """Restore the content of a kept version, as a new version.
 
@@ -474,7 +474,7 @@ def rollback(
     return ready.version
 
 
-def history(store: SQLiteStore, skill_id: str) -> list[dict]:
+def history(store: Store, skill_id: str) -> list[dict]:
     """Return the audit entries of a skill, oldest first (who, when, what, why).
 
     Each entry is ``{"at", "actor", "action", "skill_id", "reason", "details"}``.

@@ -25,8 +25,9 @@ from . import library
 from .embed.service import EmbeddingService
 from .errors import ImportFormatError, ValidationError
 from .formats.skill_md import read_skill_folder_findings
+from .models import Status
 from .growth.extract import unique_draft_id
-from .store import SQLiteStore
+from .store import Store
 from .sync import desired_folders, folder_hashes, read_manifest
 
 __all__ = ["FromItem", "FromPlan", "plan_from", "apply_from"]
@@ -92,7 +93,7 @@ def _digest(hashes: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(sorted(hashes.items())).encode("utf-8")).hexdigest()
 
 
-def plan_from(store: SQLiteStore, path: Union[str, Path]) -> FromPlan:
+def plan_from(store: Store, path: Union[str, Path]) -> FromPlan:
     """Find the folders of DIR that a person edited or added; write nothing.
 
     Args:
@@ -110,11 +111,11 @@ def plan_from(store: SQLiteStore, path: Union[str, Path]) -> FromPlan:
         raise ValidationError("from", f"{str(root)!r} is not a folder; give the skills folder holding the edits "
                               "(e.g. .claude/skills)")
     manifest = read_manifest(root)
-    canonical = {skill.id: skill for skill in store.list_skills(status="canonical")}
+    canonical = {skill.id: skill for skill in store.list_skills(status=Status.CANONICAL)}
     wanted, _conflicts = desired_folders(list(canonical.values()), manifest)
     pending: dict[str, Any] = {}  # content digest -> draft
     by_folder: dict[tuple[str, Optional[str]], Any] = {}  # (folder, revises) -> draft
-    for draft in store.list_skills(status="draft"):
+    for draft in store.list_skills(status=Status.DRAFT):
         origin = draft.metadata.get(SYNC_FROM) if isinstance(draft.metadata, dict) else None
         if isinstance(origin, dict):
             pending[origin.get("sha256")] = draft
@@ -152,7 +153,7 @@ def plan_from(store: SQLiteStore, path: Union[str, Path]) -> FromPlan:
     return FromPlan(root, items)
 
 
-def apply_from(store: SQLiteStore, embeddings: EmbeddingService, plan: FromPlan, actor: str) -> FromPlan:
+def apply_from(store: Store, embeddings: EmbeddingService, plan: FromPlan, actor: str) -> FromPlan:
     """Write a draft for each ``new`` and ``revise`` item of the plan (one transaction each).
 
     A folder edited again after ``--from`` made a draft from it replaces that draft's
@@ -182,7 +183,7 @@ def apply_from(store: SQLiteStore, embeddings: EmbeddingService, plan: FromPlan,
             continue
         origin = f"{plan.root / item.folder}"
         draft = item._skill.renamed(f"draft::{item._skill.id}")
-        draft.status, draft.source, draft.confidence = "draft", "extracted", 1.0
+        draft.status, draft.source, draft.confidence = Status.DRAFT, "extracted", 1.0
         draft.revises = item.revises
         draft.extracted_from = f"sha256:{item._digest}\nedited in {origin} (skillvault sync --from)"
         draft.metadata = {**draft.metadata, SYNC_FROM: {"folder": item.folder, "sha256": item._digest}}
@@ -192,7 +193,7 @@ def apply_from(store: SQLiteStore, embeddings: EmbeddingService, plan: FromPlan,
             replace_id = item._replaces
             if replace_id is not None:
                 current = writer.get_skill(replace_id)
-                if current is None or current.status != "draft" or (actor == "agent" and not writer.is_agent_draft(replace_id)):
+                if current is None or current.status != Status.DRAFT or (actor == "agent" and not writer.is_agent_draft(replace_id)):
                     replace_id = None  # reviewed (or not ours) meanwhile: a new draft
             draft_id = replace_id or unique_draft_id(writer, item._skill.id)
             ready, prepared = library.rename_prepared(ready, prepared, draft_id)

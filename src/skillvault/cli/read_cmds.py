@@ -45,7 +45,7 @@ def show(ctx: typer.Context, skill_id: str = typer.Argument(..., metavar="ID"), 
         output.emit_json(skill.to_dict())
         return
     facts = [f"`{skill.id}`", skill.status, skill.source, f"version {skill.version}"]
-    if skill.status == "draft":
+    if skill.status == Status.draft:
         facts.append(f"confidence {skill.confidence:.2f}")
     if skill.revises:
         facts.append(f"revises `{skill.revises}`")

@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from . import output
-from .common import MAX_VERSION, JsonOption
+from .common import MAX_VERSION, JsonOption, Status
 from .common import settings_of as _settings
 from .common import wants_json as _json
 
@@ -30,7 +30,7 @@ def review_queue(ctx: typer.Context, json_: bool = JsonOption) -> None:
             row = output.skill_summary(d, usage[d.id])
             row["lint"] = [finding.to_dict() for finding in findings[d.id]]
             target = targets.get(d.id)
-            if target is not None and target.status == "canonical":  # what approving would do, per section
+            if target is not None and target.status == Status.canonical:  # what approving would do, per section
                 row["changes"] = [change.to_dict() for change in merge_revision(target, d).changes]
             rows.append(row)
         output.emit_json(rows)

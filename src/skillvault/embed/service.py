@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import EmbedderMismatchError
 from ..models import Chunk
-from ..store import SQLiteStore
+from ..store import Store
 from ..store.sqlite import META_NULL_VECTORS
 from .base import Embedder, embed_checked
 from .null_texts import NULL_TEXTS
@@ -47,7 +47,7 @@ class EmbeddingService:
         embedder: the embedder to use.
     """
 
-    def __init__(self, store: SQLiteStore, embedder: Embedder):
+    def __init__(self, store: Store, embedder: Embedder):
         self.store = store
         self.embedder = embedder
         self._null_vectors: Optional[np.ndarray] = None
@@ -147,7 +147,7 @@ class EmbeddingService:
             resumable: keep what is embedded in the database's embedding cache as it
                 goes (at most every :data:`CACHE_FLUSH_SECONDS`), so that an interrupted
                 caller (an import) does not embed it again; the caller drops the cache
-                entries once the vectors are stored (:meth:`SQLiteStore.drop_cached_vectors`).
+                entries once the vectors are stored (:meth:`Store.drop_cached_vectors`).
 
         Raises:
             EmbedderMismatchError: if this embedder is not the database's.
@@ -216,7 +216,7 @@ class EmbeddingService:
 class _CacheWriter:
     """Writes freshly embedded vectors to the embedding cache, at most every few seconds."""
 
-    def __init__(self, store: SQLiteStore, keys: list[str]):
+    def __init__(self, store: Store, keys: list[str]):
         self.store = store
         self.keys = keys
         self.pending: list[tuple[str, np.ndarray]] = []

@@ -85,7 +85,7 @@ from ..bundle import (
     check_bundled_name,
 )
 from ..errors import ImportFormatError, ValidationError
-from ..models import MAX_NAME_LENGTH, MAX_SECTION_LENGTH, Chunk, Skill, slugify, validate_id
+from ..models import MAX_NAME_LENGTH, MAX_SECTION_LENGTH, Chunk, Skill, Status, slugify, validate_id
 from ..tokens import count_tokens_many
 from ..validation import json_data
 from .chunking import closes_fence, joined_parts, opens_fence, part_ids, section_title, split_section
@@ -639,7 +639,7 @@ def read_skill_folder_findings(path: Union[str, Path]) -> tuple[Skill, list[Find
         id=name,
         name=name,
         source="imported",
-        status="canonical",
+        status=Status.CANONICAL,
         chunks=chunks,
         description=description,
         metadata={"agent_skill": agent},
@@ -898,7 +898,7 @@ def read_skill_markdown(
         id=skill_id,
         name=(front_name or title or skill_id)[:MAX_NAME_LENGTH],
         source=source,
-        status="canonical",
+        status=Status.CANONICAL,
         chunks=chunks,
         description=(data or {}).get("description") or "",
         metadata=metadata,

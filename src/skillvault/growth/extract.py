@@ -22,8 +22,8 @@ import numpy as np
 from .. import library
 from ..embed.service import EmbeddingService
 from ..formats.chunking import split_skill_chunks
-from ..models import Chunk, Skill, slugify
-from ..store import SQLiteStore
+from ..models import Chunk, Skill, Status, slugify
+from ..store import Store
 from .conversation import conversation_text, trim_to_tokens
 from .knowledge import Knowledge, Rejected, answer_text, parse_knowledge, plain_answer
 from .redact import redact, redact_value
@@ -50,7 +50,7 @@ class Placement:
 
 
 def extract(
-    store: SQLiteStore,
+    store: Store,
     embeddings: EmbeddingService,
     llm: Callable[[str], Any],
     conversation: Any,
@@ -115,8 +115,8 @@ def extract(
         return None
 
 
-def _known_skill_ids(store: SQLiteStore, ids: list[str]) -> list[str]:
-    known = [skill_id for skill_id in ids if (s := store.get_skill(skill_id)) is not None and s.status == "canonical"]
+def _known_skill_ids(store: Store, ids: list[str]) -> list[str]:
+    known = [skill_id for skill_id in ids if (s := store.get_skill(skill_id)) is not None and s.status == Status.CANONICAL]
     dropped = set(ids) - set(known)
     if dropped:
         log.info("extract: dropped dependencies on unknown or non-canonical skills: %s", sorted(dropped))
@@ -140,7 +140,7 @@ def draft_skill(knowledge: Knowledge, draft_id: str, provenance: str) -> Skill:
     ]
     chunks[0].dependencies = list(knowledge.dependencies)
     draft = Skill(
-        id=draft_id, name=knowledge.title, source="extracted", status="draft", chunks=chunks,
+        id=draft_id, name=knowledge.title, source="extracted", status=Status.DRAFT, chunks=chunks,
         confidence=knowledge.confidence, extracted_from=provenance, tags=list(knowledge.tags),
         metadata={"confidence_estimated": knowledge.confidence_estimated},
     )
@@ -148,7 +148,7 @@ def draft_skill(knowledge: Knowledge, draft_id: str, provenance: str) -> Skill:
     return split_skill_chunks(draft)
 
 
-def unique_draft_id(store: SQLiteStore, title: str) -> str:
+def unique_draft_id(store: Store, title: str) -> str:
     """Return a free ``draft::<slug>`` id; titles that slug alike get a suffix from their own hash.
 
     Call it inside the write transaction that uses the id: only there is "free" still
@@ -168,7 +168,7 @@ def same_title(a: str, b: str) -> bool:
     return " ".join(a.lower().split()) == " ".join(b.lower().split())
 
 
-def place_draft(store: SQLiteStore, embeddings: EmbeddingService, skill: Skill, vector: np.ndarray) -> Placement:
+def place_draft(store: Store, embeddings: EmbeddingService, skill: Skill, vector: np.ndarray) -> Placement:
     """Decide whether a new draft merges into a draft, revises a canonical skill, or is new.
 
     Similarity is measured between skill vectors (mean of chunk vectors) and rescaled
@@ -180,7 +180,7 @@ def place_draft(store: SQLiteStore, embeddings: EmbeddingService, skill: Skill, 
     def rescaled(similarity: float) -> float:
         return (similarity - null_mean) / max(1e-6, 1.0 - null_mean)
 
-    for status, threshold in (("draft", DUPLICATE_SIMILARITY), ("canonical", REVISION_SIMILARITY)):
+    for status, threshold in ((Status.DRAFT, DUPLICATE_SIMILARITY), (Status.CANONICAL, REVISION_SIMILARITY)):
         ids, matrix = store.skill_vectors((status,))
         best_id, best = None, -1.0
         if ids:
@@ -192,13 +192,13 @@ def place_draft(store: SQLiteStore, embeddings: EmbeddingService, skill: Skill, 
             best_id, best = titled[0], 1.0
         if best_id is not None and best >= threshold:
             reason = f"similarity {best:.2f} to {status} skill {best_id}"
-            if status == "draft":
+            if status == Status.DRAFT:
                 return Placement(merge_into=best_id, reason=reason)
             return Placement(revises=best_id, reason=reason)
     return Placement()
 
 
-def store_draft(store: SQLiteStore, embeddings: EmbeddingService, knowledge: Knowledge, provenance: str, actor: str) -> str:
+def store_draft(store: Store, embeddings: EmbeddingService, knowledge: Knowledge, provenance: str, actor: str) -> str:
     # Embed first (slow, maybe remote), then decide and write inside one write transaction:
     # two processes extracting alike titles at once must not pick the same id.
     draft = draft_skill(knowledge, f"draft::{slugify(knowledge.title)}", provenance)
@@ -222,7 +222,7 @@ def store_draft(store: SQLiteStore, embeddings: EmbeddingService, knowledge: Kno
 
 
 def _merge(
-    writer: SQLiteStore, embeddings: EmbeddingService, new: Skill, prepared: list, placement: Placement, actor: str
+    writer: Store, embeddings: EmbeddingService, new: Skill, prepared: list, placement: Placement, actor: str
 ) -> str:
     """Fold a re-discovered draft into the existing one (inside the caller's transaction).
 

@@ -25,8 +25,8 @@ import numpy as np
 from .. import review
 from ..embed.service import EmbeddingService
 from ..errors import NotFoundError, ValidationError
-from ..models import Skill, utc_now
-from ..store import SQLiteStore
+from ..models import Skill, Status, utc_now
+from ..store import Store
 from .extract import REVISION_SIMILARITY, same_title
 
 log = logging.getLogger("skillvault")
@@ -35,15 +35,15 @@ AUTO_PROMOTER = "auto-promote"
 MAINTENANCE = "maintenance"
 
 
-def conflict_reason(store: SQLiteStore, embeddings: EmbeddingService, draft: Skill) -> Optional[str]:
+def conflict_reason(store: Store, embeddings: EmbeddingService, draft: Skill) -> Optional[str]:
     """Return why ``draft`` conflicts with a canonical skill, or None if it does not."""
     if draft.revises:
         return f"it proposes a revision of canonical skill {draft.revises}"
-    for skill_id, name in store.skill_names("canonical"):
+    for skill_id, name in store.skill_names(Status.CANONICAL):
         if same_title(name, draft.name):
             return f"same title as canonical skill {skill_id}"
-    draft_ids, draft_vectors = store.skill_vectors(("draft",))
-    canonical_ids, canonical_vectors = store.skill_vectors(("canonical",))
+    draft_ids, draft_vectors = store.skill_vectors((Status.DRAFT,))
+    canonical_ids, canonical_vectors = store.skill_vectors((Status.CANONICAL,))
     if draft.id not in draft_ids or not canonical_ids:
         return None
     vector = draft_vectors[draft_ids.index(draft.id)]
@@ -56,7 +56,7 @@ def conflict_reason(store: SQLiteStore, embeddings: EmbeddingService, draft: Ski
 
 
 def promote_ready_drafts(
-    store: SQLiteStore, embeddings: EmbeddingService, thresholds: Optional[dict], only: Optional[list[str]] = None
+    store: Store, embeddings: EmbeddingService, thresholds: Optional[dict], only: Optional[list[str]] = None
 ) -> list[str]:
     """Promote every draft (or those in ``only``) that meets the thresholds without conflict.
 
@@ -67,9 +67,9 @@ def promote_ready_drafts(
         return []
     promoted = []
     if only is None:
-        drafts = store.list_skills(status="draft")
+        drafts = store.list_skills(status=Status.DRAFT)
     else:
-        drafts = [skill for skill in map(store.get_skill, only) if skill is not None and skill.status == "draft"]
+        drafts = [skill for skill in map(store.get_skill, only) if skill is not None and skill.status == Status.DRAFT]
     trust_agents = bool(thresholds.get("trust_agents"))
     for draft in drafts:
         if not trust_agents and store.is_agent_draft(draft.id):
@@ -92,28 +92,28 @@ def promote_ready_drafts(
     return promoted
 
 
-def _flag_conflict(store: SQLiteStore, draft_id: str, reason: str) -> None:
+def _flag_conflict(store: Store, draft_id: str, reason: str) -> None:
     """Flag a draft that may not be promoted, if it is still a draft without that flag."""
     flag = f"conflict: {reason}"
     with store.transaction():
         current = store.get_skill(draft_id)  # read inside: another process may have handled it
-        if current is None or current.status != "draft" or flag in current.flags:
+        if current is None or current.status != Status.DRAFT or flag in current.flags:
             return
-        store.change_status(draft_id, "draft", flags=current.flags + [flag])
+        store.change_status(draft_id, Status.DRAFT, flags=current.flags + [flag])
         store.add_audit(AUTO_PROMOTER, "flag-conflict", draft_id, reason=reason)
 
 
-def expire_drafts(store: SQLiteStore, ttl_days: float) -> list[str]:
+def expire_drafts(store: Store, ttl_days: float) -> list[str]:
     """Archive drafts untouched for ``ttl_days``; returns their ids (restore brings them back)."""
     cutoff = utc_now() - timedelta(days=ttl_days)
-    expired = store.skill_ids_untouched_since("draft", cutoff)
+    expired = store.skill_ids_untouched_since(Status.DRAFT, cutoff)
     archived = []
     for draft_id in expired:
         with store.transaction():
             draft = store.get_skill(draft_id)  # read inside: another process may have handled it
-            if draft is None or draft.status != "draft":
+            if draft is None or draft.status != Status.DRAFT:
                 continue
-            store.change_status(draft_id, "archived", flags=draft.flags + [f"expired: untouched for {ttl_days:g} days"])
+            store.change_status(draft_id, Status.ARCHIVED, flags=draft.flags + [f"expired: untouched for {ttl_days:g} days"])
             store.add_audit(MAINTENANCE, "expire", draft_id, reason=f"untouched for {ttl_days:g} days")
             archived.append(draft_id)
     return archived

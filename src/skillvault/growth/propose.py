@@ -14,8 +14,8 @@ from typing import Any, Optional
 
 from ..embed.service import EmbeddingService
 from ..errors import ValidationError
-from ..models import validate_id
-from ..store import SQLiteStore
+from ..models import Status, validate_id
+from ..store import Store
 from ..validation import check_text, shown
 from .extract import store_draft
 from .knowledge import MAX_DEPENDENCIES, MAX_FIELD_CHARS, MAX_TAGS, MAX_TITLE_CHARS, Knowledge, estimate_confidence
@@ -23,7 +23,7 @@ from .redact import redact
 
 
 def proposal_knowledge(
-    store: SQLiteStore,
+    store: Store,
     title: Any,
     playbook: Any,
     examples: Any = "",
@@ -68,7 +68,7 @@ def proposal_knowledge(
     return knowledge, sum(len(r.findings) for r in redacted.values())
 
 
-def propose(store: SQLiteStore, embeddings: EmbeddingService, knowledge: Knowledge, actor: str) -> str:
+def propose(store: Store, embeddings: EmbeddingService, knowledge: Knowledge, actor: str) -> str:
     """Store checked proposal ``knowledge`` as a draft (or merge it into a near-duplicate).
 
     Returns:
@@ -80,7 +80,7 @@ def propose(store: SQLiteStore, embeddings: EmbeddingService, knowledge: Knowled
     return store_draft(store, embeddings, knowledge, provenance, actor)
 
 
-def _canonical_dependencies(store: SQLiteStore, value: Any) -> list[str]:
+def _canonical_dependencies(store: Store, value: Any) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, (list, tuple)):
@@ -92,7 +92,7 @@ def _canonical_dependencies(store: SQLiteStore, value: Any) -> list[str]:
         field = f"dependencies[{index}]"
         skill_id = validate_id(item, field)
         skill = store.get_skill(skill_id)
-        if skill is None or skill.status != "canonical":
+        if skill is None or skill.status != Status.CANONICAL:
             raise ValidationError(
                 field, f"{skill_id!r} is not a canonical skill; a draft may depend only on reviewed skills (see search_skills)"
             )

@@ -9,6 +9,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 from mcp_types import Resource
 
+from ..models import Status
 from .library import AgentLibrary
 from .render import canonical_markdown
 
@@ -41,7 +42,7 @@ def skill_uri(skill_id: str) -> str:
 def listed_resources(sm: "SkillManager") -> list[Resource]:
     """Return up to :data:`MAX_LISTED` canonical skills as resources, by id (their cards
     only: clients list resources on connect, and loading every skill's chunks is slow)."""
-    ids = [skill_id for skill_id, _name in sm.store.skill_names("canonical")][:MAX_LISTED]
+    ids = [skill_id for skill_id, _name in sm.store.skill_names(Status.CANONICAL)][:MAX_LISTED]
     cards = sm.store.skill_cards_of(ids)
     return [Resource(uri=skill_uri(skill_id), name=skill_id, title=cards[skill_id][0],
                      description=cards[skill_id][1] or None, mime_type=MIME) for skill_id in ids if skill_id in cards]

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 from ..embed.service import EmbeddingService
-from ..store import SQLiteStore
+from ..store import Store
 from .pack import Packing, pack
 from .relevance import RelevanceFloor
 from .search import CANDIDATES, SERVED_STATUSES, Hit, chunk_candidates, hybrid_search
@@ -22,7 +22,7 @@ class Retriever:
         embeddings: the embedding service bound to that store.
     """
 
-    def __init__(self, store: SQLiteStore, embeddings: EmbeddingService):
+    def __init__(self, store: Store, embeddings: EmbeddingService):
         self.store = store
         self.embeddings = embeddings
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..store import SQLiteStore, StoredChunk
+from ..store import Store, StoredChunk
 from ..tokens import count_tokens
 from .duplicates import NEAR_DUPLICATE, copies, shingles
 from .render import SEPARATOR_TOKENS, block_overhead_tokens, render_blocks
@@ -67,7 +67,7 @@ class Packing:
 
 
 def dependency_closure(
-    store: SQLiteStore, roots: list[StoredChunk], max_depth: int = MAX_DEPENDENCY_DEPTH
+    store: Store, roots: list[StoredChunk], max_depth: int = MAX_DEPENDENCY_DEPTH
 ) -> dict[int, list[StoredChunk]]:
     """Return, for each root chunk, the chunks it depends on (breadth-first, deduplicated).
 
@@ -110,7 +110,7 @@ class _Candidate:
 
 
 def pack(
-    store: SQLiteStore, hits: list[Hit], budget: int, explain_dropped: int = 10
+    store: Store, hits: list[Hit], budget: int, explain_dropped: int = 10
 ) -> Packing:
     """Choose chunks for ``budget`` tokens and render them.
 
@@ -169,7 +169,7 @@ def pack(
     return Packing(text, budget, used, decisions, served)
 
 
-def _candidates(store: SQLiteStore, relevant: list[Hit]) -> list[_Candidate]:
+def _candidates(store: Store, relevant: list[Hit]) -> list[_Candidate]:
     skill_order = list(dict.fromkeys(hit.skill_id for hit in relevant))
     required = store.required_chunks(skill_order)
     rank_of_skill = {skill_id: rank for rank, skill_id in enumerate(skill_order)}

@@ -7,8 +7,8 @@ from typing import Optional
 
 import numpy as np
 
-from ..models import Chunk
-from ..store import SQLiteStore, StoredChunk
+from ..models import Chunk, Status
+from ..store import Store, StoredChunk
 from .lexical import informative_terms, match_expression, query_terms
 from .relevance import RelevanceFloor
 
@@ -18,7 +18,7 @@ RRF_K = 60
 CANDIDATES = 50
 #: Each point of chunk priority multiplies its fused score by (1 + this); negative lowers it.
 PRIORITY_BOOST = 0.05
-SERVED_STATUSES = ("canonical",)
+SERVED_STATUSES = (Status.CANONICAL.value,)
 #: A word match is evidence of relevance when its BM25 score is at least this fraction
 #: of the query's best word match.
 LEXICAL_EVIDENCE = 0.5
@@ -71,7 +71,7 @@ class Candidates:
 
 
 def chunk_candidates(
-    store: SQLiteStore, query_vector: np.ndarray, query_text: str, depth: int, statuses: tuple[str, ...]
+    store: Store, query_vector: np.ndarray, query_text: str, depth: int, statuses: tuple[str, ...]
 ) -> Candidates:
     """Run both chunk retrievers once, ``depth`` deep (chunk search and skill ranking share them)."""
     terms = query_terms(query_text)
@@ -82,7 +82,7 @@ def chunk_candidates(
 
 
 def hybrid_search(
-    store: SQLiteStore,
+    store: Store,
     query_vector: np.ndarray,
     query_text: str,
     floor: RelevanceFloor,

@@ -24,7 +24,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ..store import SQLiteStore
+from ..store import Store
 from .relevance import RelevanceFloor
 from .search import Candidates, chunk_candidates
 
@@ -75,7 +75,7 @@ class SkillHit:
 
 
 def rank_skills(
-    store: SQLiteStore,
+    store: Store,
     query_vector: np.ndarray,
     query_text: str,
     floor: RelevanceFloor,

@@ -18,14 +18,14 @@ import os
 
 import numpy as np
 
-from ..models import STATUSES
+from ..models import STATUSES, Status
 
 DTYPE = "f16"
 CONNECTIVITY = 16
 EXPANSION_ADD = 64
 #: Search breadth; usearch widens it to ``k`` for deeper searches.
 EXPANSION_SEARCH = 128
-INDEXED_STATUSES = tuple(status for status in STATUSES if status != "draft")
+INDEXED_STATUSES = tuple(status for status in STATUSES if status != Status.DRAFT)
 
 
 def _usearch_index():

@@ -1,11 +1,11 @@
 """Writing many skills at once: one transaction per batch, set operations across skills.
 
 A mixin of :class:`~skillvault.store.sqlite.SQLiteStore` (it uses the store's ``conn``,
-``transaction()``, ``_write_skill`` and index helpers). New skills of a batch are checked
-with a few set queries (ids taken, chunk ids owned, kept versions) and written with one
-``executemany`` per table; a skill that replaces a stored one, or that the checks cannot
-clear, goes through the store's one-skill writer inside a savepoint. Either way each
-skill lands whole or not at all.
+``transaction()``, ``write_skill``, index helpers and index tracker). New skills of a
+batch are checked with a few set queries (ids taken, chunk ids owned, kept versions) and
+written with one ``executemany`` per table; a skill that replaces a stored one, or that
+the checks cannot clear, goes through the store's one-skill writer in a nested
+transaction (a savepoint). Either way each skill lands whole or not at all.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import Callable, Iterator, Optional
 import numpy as np
 
 from ..errors import ValidationError
-from ..models import MAX_VERSION, Skill, utc_now
+from ..models import MAX_VERSION, Skill, Status, utc_now
+from .base import requires_transaction
 from .guard import AGENT_ACTOR
 
 SKILL_COLUMNS = (
@@ -106,6 +107,7 @@ class BulkWrites:
                 progress(stop, len(items))
         return refused
 
+    @requires_transaction
     def write_skills(
         self, items: list, embedder_name: str, actor: str, action: str, offset: int = 0, strict: bool = False
     ) -> dict[int, ValidationError]:
@@ -172,19 +174,13 @@ class BulkWrites:
         return owners
 
     def _write_one(self, skill: Skill, prepared: list, embedder_name: str, actor: str, action: str) -> Optional[ValidationError]:
-        """Write one skill with the one-skill writer inside a savepoint; return its refusal, if any."""
-        mark, generation = len(self._pending.ops), self._pending_generation
-        self.conn.execute("SAVEPOINT bulk_skill")
+        """Write one skill with the one-skill writer in a nested transaction; return its refusal, if any."""
         try:
-            self._write_skill(skill, prepared, embedder_name)
-            self.add_audit(actor, action, skill.id, details={"version": skill.version})
+            with self.transaction():
+                self.write_skill(skill, prepared, embedder_name)
+                self.add_audit(actor, action, skill.id, details={"version": skill.version})
         except ValidationError as exc:
-            self.conn.execute("ROLLBACK TO bulk_skill")
-            del self._pending.ops[mark:]
-            self._pending_generation = generation
             return exc
-        finally:
-            self.conn.execute("RELEASE bulk_skill")
         return None
 
     def _insert_new_skills(self, run: list, kept: dict[str, int], actor: str, action: str) -> None:
@@ -200,28 +196,28 @@ class BulkWrites:
             skill.version = max(skill.version, kept.get(skill.id, 0) + 1)
         self.conn.executemany(UPSERT_SKILL, [skill_row(skill, now, author) for skill, _prepared in run])
         pk = self.conn.execute("SELECT COALESCE(MAX(pk), 0) + 1 FROM chunks").fetchone()[0]
-        rows, drafts, indexed = [], [], {}
+        rows, drafts, indexed = [], [], []
         for skill, prepared in run:
             pks = list(range(pk, pk + len(prepared)))
             pk += len(prepared)
             rows.extend(chunk_rows(skill.id, prepared, pks))
-            if skill.status == "draft":
+            if skill.status == Status.DRAFT:
                 drafts.extend((p, np.asarray(item.vector, dtype=np.float32).tobytes()) for p, item in zip(pks, prepared))
             else:
-                indexed.setdefault(skill.status, []).extend(
+                indexed.extend(
                     (p, skill.name, item.chunk.section, item.chunk.content, np.asarray(item.vector, dtype=np.float32))
                     for p, item in zip(pks, prepared)
                 )
         self.conn.executemany(INSERT_CHUNK, rows)
         if drafts:
             self.conn.executemany("INSERT INTO draft_vectors(chunk_pk, embedding) VALUES (?, ?)", drafts)
-        for status, status_rows in indexed.items():
-            self._index_chunks(status_rows, status)
-        public = [(skill, prepared) for skill, prepared in run if skill.status != "draft"]
+        if indexed:
+            self._index_chunks(indexed)
+        public = [(skill, prepared) for skill, prepared in run if skill.status != Status.DRAFT]
         if public:
             self._index_cards([(skill, getattr(prepared, "card", None)) for skill, prepared in public])
             self.save_versions([skill for skill, _prepared in public])
-            self._bump_generation()
+            self._tracker.touched()
         self.add_audits([(actor, action, skill.id, "", {"version": skill.version}) for skill, _prepared in run])
 
 

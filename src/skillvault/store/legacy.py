@@ -48,6 +48,7 @@ from ..models import (
     MAX_SECTION_LENGTH,
     Chunk,
     Skill,
+    Status,
     utc_now,
     validate_id,
 )
@@ -262,10 +263,10 @@ def _skill(
         return None
     extracted = str(extracted_from or "")
     from_extraction = old_id.startswith("draft::") or bool(extracted) or source == "draft"
-    state = "draft" if source == "draft" and status == "active" else "canonical" if status == "active" else "archived"
+    state = Status.DRAFT if source == "draft" and status == "active" else Status.CANONICAL if status == "active" else Status.ARCHIVED
     flags = []
-    if state == "archived" and source == "draft" and last_review.get(old_id) == "reject":
-        state = "rejected"
+    if state == Status.ARCHIVED and source == "draft" and last_review.get(old_id) == "reject":
+        state = Status.REJECTED
         flags.append(f"rejected: {rejection.get(old_id) or 'no reason given'}")
     skill = Skill(
         id=new_id,

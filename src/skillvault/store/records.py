@@ -1,7 +1,9 @@
 """Review records kept by the SQLite store: audit log, version snapshots, usage counts.
 
 A mixin of :class:`~skillvault.store.sqlite.SQLiteStore`: it uses the store's
-``conn`` and ``transaction()``.
+``conn``, ``transaction()`` and, for an agent's usage, its draft-writing connection.
+Writers marked ``requires_transaction`` join the caller's transaction (the audited
+change's).
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ from datetime import datetime
 from typing import Optional
 
 from ..models import Skill, utc_now
+from .base import requires_transaction
 
 
 class ReviewRecords:
     """Audit entries, kept versions and usage counts of skills."""
 
+    @requires_transaction
     def add_audit(self, actor: str, action: str, skill_id: str, reason: str = "", details: Optional[dict] = None) -> None:
         """Append an audit entry (call inside the transaction of the audited change)."""
         self.add_audits([(actor, action, skill_id, reason, details)])
 
+    @requires_transaction
     def add_audits(self, entries: list[tuple[str, str, str, str, Optional[dict]]]) -> None:
         """Append audit entries ``(actor, action, skill_id, reason, details)`` in one statement."""
         now = utc_now().isoformat()
@@ -40,10 +45,22 @@ class ReviewRecords:
             for r in rows
         ]
 
+    def audit_actions(self, actions: tuple[str, ...], skill_id_prefix: str = "") -> list[tuple[str, str]]:
+        """Return ``(at, action)`` of the audit entries with one of ``actions`` about skills
+        whose id starts with ``skill_id_prefix``, in one query."""
+        marks = ",".join("?" * len(actions))
+        rows = self.conn.execute(
+            f"SELECT at, action FROM audit_log WHERE skill_id LIKE ? AND action IN ({marks})",
+            (skill_id_prefix + "%", *actions),
+        ).fetchall()
+        return [(at, action) for at, action in rows]
+
+    @requires_transaction
     def save_version(self, skill: Skill) -> None:
         """Keep a snapshot of ``skill`` under its version number (inside a transaction)."""
         self.save_versions([skill])
 
+    @requires_transaction
     def save_versions(self, skills: list[Skill]) -> None:
         """Keep a snapshot of each of ``skills`` under its version number, in one statement."""
         now = utc_now().isoformat()

@@ -1,21 +1,20 @@
 """Search over the SQLite store: the vector index cache, FTS5, skill vectors.
 
-A mixin of :class:`~skillvault.store.sqlite.SQLiteStore`: it uses the store's ``conn``,
-its lock and the matrix bookkeeping set up in its ``__init__``.
+A mixin of :class:`~skillvault.store.sqlite.SQLiteStore`: it reads through the store's
+``conn`` and asks the store's :class:`~.index_tracker.IndexTracker` (``_tracker``) for
+the vector index and for values cached until the next write.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Union
+from typing import Any, Callable, Optional
 
 import numpy as np
 
-from .ann_index import AnnIndex
 from .cards import CardFields
+from .index_tracker import IndexTracker
 from .stemming import porter_stems
-from .vector_index import VectorMatrix
 
-META_INDEX_GENERATION = "index_generation"
 #: FTS5 ranks this many times ``k`` rows before statuses are filtered (archived chunks
 #: keep their FTS rows).
 LEXICAL_OVERFETCH = 4
@@ -24,12 +23,20 @@ STEM_COUNT_MEMO = 100_000
 
 
 class SearchIndex:
-    """Vector and word search over the chunks of non-draft skills."""
+    """Vector and word search over the chunks of non-draft skills.
+
+    Uses of the store: ``conn``, ``_sql`` (its driver module), ``_tracker`` and
+    :meth:`~.base.Store.embedder_record`.
+    """
+
+    conn: Any
+    _sql: Any
+    _tracker: IndexTracker
 
     def vector_search(self, query: np.ndarray, k: int, statuses: tuple[str, ...]) -> list[tuple[int, float]]:
         """Cosine KNN over chunks of skills in ``statuses``: up to ``k`` ``(chunk pk, similarity)``
         pairs, best first (exact for small libraries, HNSW above ``vector_cache.uses_ann``)."""
-        return self._current_matrix().top_k(query, k, statuses)
+        return self._tracker.before_search().top_k(query, k, statuses)
 
     def hybrid_candidates(
         self, query: np.ndarray, match: str, k: int, statuses: tuple[str, ...]
@@ -44,7 +51,7 @@ class SearchIndex:
 
     def vector_scores(self, query: np.ndarray, pks: list[int]) -> dict[int, float]:
         """Return the cosine similarity of ``query`` to each given chunk."""
-        return self._current_matrix().scores_for(query, pks)
+        return self._tracker.before_search().scores_for(query, pks)
 
     def lexical_search(self, match: str, k: int, statuses: tuple[str, ...]) -> list[tuple[int, float]]:
         """FTS5 BM25 search: up to ``k`` ``(chunk pk, score)`` pairs, best first.
@@ -105,16 +112,7 @@ class SearchIndex:
 
     def indexed_chunk_count(self) -> int:
         """Return the number of chunks in the search indexes (non-draft chunks)."""
-        return len(self._current_matrix())
-
-    def _current_matrix(self) -> Union[VectorMatrix, AnnIndex]:
-        """Return the vector index, brought up to date with the database (see vector_cache.py)."""
-        with self._lock:
-            data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
-            if self._matrix_generation is None or data_version != self._seen_data_version:
-                self._matrix_generation = self.get_meta(META_INDEX_GENERATION)
-            self._seen_data_version = data_version
-            return self._vector_cache.current(data_version)
+        return len(self._tracker.before_search())
 
     def rebuild_vector_index(self, progress: Optional[Callable[[int, int], None]] = None) -> None:
         """Read every chunk vector from SQLite into a new index (saved beside the database
@@ -123,22 +121,16 @@ class SearchIndex:
         Args:
             progress: called as ``progress(done, total)`` while an HNSW index is built.
         """
-        self._vector_cache.rebuild(progress)
+        self._tracker.rebuild(progress)
 
     def vector_index_summary(self) -> str:
         """Return one line on the vector index (kind, size, saved copy) without building it."""
-        with self._lock:
-            return self._vector_cache.describe()
+        return self._tracker.describe()
 
     def vector_index_info(self) -> dict:
         """Return what serves vector search: ``kind`` ("exact" or "hnsw"), ``chunks``,
         ``seq`` (last change applied), ``saved_seq`` and ``full_loads`` of this connection."""
-        index = self._current_matrix()
-        cache = self._vector_cache
-        return {
-            "kind": "hnsw" if index.approximate else "exact", "chunks": len(index), "seq": cache.seq,
-            "saved_seq": cache.saved_seq, "full_loads": cache.full_loads,
-        }
+        return self._tracker.info()
 
     def skill_vectors(self, statuses: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
         """Return skill ids and one unit vector per skill (the mean of its chunk vectors).
@@ -184,14 +176,7 @@ class SearchIndex:
         """
         if skill_ids is not None:
             return self._read_card_vectors(statuses, sorted(skill_ids))
-        self._current_matrix()  # refreshes the generation seen by this connection
-        key = (self._matrix_generation, tuple(statuses))
-        cached = getattr(self, "_card_cache", None)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        result = self._read_card_vectors(statuses, None)
-        self._card_cache = (key, result)
-        return result
+        return self._tracker.per_generation(("cards", tuple(statuses)), lambda: self._read_card_vectors(statuses, None))
 
     def _read_card_vectors(
         self, statuses: tuple[str, ...], skill_ids: Optional[list[str]]

@@ -13,14 +13,14 @@ import os
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Iterable, Iterator, Optional
 
 import numpy as np
 
 from ..errors import NotFoundError, SkillPermissionError, ValidationError
-from ..models import MAX_VERSION, Chunk, Skill, utc_now
+from ..models import MAX_VERSION, Chunk, Skill, Status, check_transition, utc_now
+from .base import PreparedChunk, Store, StoredChunk, requires_transaction
 from .connection import DriverInfo, connect
 from .db_errors import rollback, translate
 from .guard import AGENT_ACTOR, GUARD_MESSAGE, install_reader_guard, install_writer_guard, is_guard_refusal
@@ -28,10 +28,11 @@ from .migrations import MIGRATIONS, migrate
 from ..bundle import bundled_files
 from .cards import card_fields
 from .bulk import INSERT_CHUNK, SKILL_COLUMNS as _SKILL_COLUMNS, UPSERT_SKILL, BulkWrites, chunk_rows, skill_row
+from .index_tracker import IndexTracker
+from .meta import read_meta, write_meta
 from .records import ReviewRecords
-from .search import META_INDEX_GENERATION, SearchIndex
-from .vector_cache import META_EPOCH, VectorCache
-from .vector_index import PendingChanges
+from .search import SearchIndex
+from .vector_cache import META_EPOCH
 
 _CHUNK_COLUMNS = "c.pk, c.id, c.skill_id, c.position, c.section, c.content, c.tokens, c.priority, c.required, c.dependencies"
 
@@ -44,27 +45,12 @@ META_NULL_VECTORS = "null_vectors"
 VEC0_CHUNK_SIZE = 64
 
 
-@dataclass
-class StoredChunk:
-    """A chunk as read back for retrieval, with where it sits and whose it is."""
+class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites, Store):
+    """The :class:`~.base.Store` on SQLite with sqlite-vec and FTS5.
 
-    pk: int
-    chunk: Chunk
-    position: int
-    skill_name: str
-
-
-@dataclass
-class PreparedChunk:
-    """A chunk ready to be written: real token count, embedding hash and vector."""
-
-    chunk: Chunk
-    embed_hash: str
-    vector: np.ndarray  # float32, unit length
-
-
-class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
-    """Persistence for skills on SQLite with sqlite-vec and FTS5.
+    Its parts: :class:`~.search.SearchIndex` (searching), :class:`~.records.ReviewRecords`
+    (audit log, versions, usage) and :class:`~.bulk.BulkWrites` (batched writes) are
+    mixins over this class's ``conn`` and :class:`~.index_tracker.IndexTracker`.
 
     Args:
         path: database file; created (with its folder) when missing.
@@ -93,11 +79,9 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
         self.conn, self.driver = connect(path, read_only=agent and not _draft_writer)
         self._sql = importlib.import_module(self.driver.module)  # sqlite3 or sqlean, for its exceptions
         self._lock = threading.RLock()
-        self._vector_cache = VectorCache(self)
-        self._matrix_generation: Optional[str] = None
-        self._pending = PendingChanges()  # vector changes of the open transaction, logged at commit
-        self._pending_generation: Optional[str] = None
-        self._seen_data_version: Optional[int] = None
+        self._tracker = IndexTracker(self, self._lock)
+        self._depth = 0  # nesting of transaction(): 1 is the outermost, more are savepoints
+        self._tx_thread: Optional[int] = None  # the thread inside transaction()
         self._writer: Optional[SQLiteStore] = None
         #: True when a human's library could only be opened read-only (queries work, writes raise).
         self.read_only = not agent and self.driver.access != "read-write" and path != ":memory:"
@@ -132,16 +116,17 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        with self._lock:
-            self._vector_cache.close()
+        self._tracker.close()
         self.conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Run the block in one write transaction; roll back on any exception.
 
-        SQLite's storage failures (disk full, I/O error, read-only file, lock held too
-        long) at BEGIN, in the block or at COMMIT are raised as the clear errors of
+        Nested blocks are savepoints: an inner block that raises undoes only its own
+        writes and re-raises; the outermost block commits everything. SQLite's storage
+        failures (disk full, I/O error, read-only file, lock held too long) at BEGIN, in
+        the block or at COMMIT are raised as the clear errors of
         :func:`.db_errors.translate`; nothing of the transaction is kept then.
 
         Raises:
@@ -153,31 +138,56 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
         if self.read_only:
             raise self._read_only_error()
         with self._lock:
-            try:
-                self.conn.execute("BEGIN IMMEDIATE")
-            except self._sql.Error as exc:
-                self._raise_storage_error(exc)
-            try:
+            with self._savepoint() if self._depth else self._outermost():
                 yield
-                changed = self._pending.changed()
-                if changed:  # numbered for the vector index caches (see vector_cache.py)
-                    self.conn.executemany("INSERT INTO vector_log(chunk_pk, op) VALUES (?, ?)", changed)
-                self.conn.execute("COMMIT")
-            except BaseException as exc:
-                rollback(self.conn)  # SQLite may have rolled back already (e.g. after SQLITE_FULL)
-                self._pending.ops.clear()
-                self._pending_generation = None
-                if self.agent and not isinstance(exc, SkillPermissionError) and is_guard_refusal(exc):
-                    raise SkillPermissionError(f"{GUARD_MESSAGE} ({exc})") from exc
-                if isinstance(exc, self._sql.Error):
-                    self._raise_storage_error(exc)
-                raise
-            if self._pending.ops:
-                self._vector_cache.stale = True  # replays the log before the next search
-                self._pending.ops.clear()
-            if self._pending_generation is not None:
-                self._matrix_generation = self._pending_generation
-                self._pending_generation = None
+
+    def in_transaction(self) -> bool:
+        """Return True inside :meth:`transaction` (in the calling thread)."""
+        return self._tx_thread == threading.get_ident()
+
+    @contextmanager
+    def _outermost(self) -> Iterator[None]:
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except self._sql.Error as exc:
+            self._raise_storage_error(exc)
+        self._depth, self._tx_thread = 1, threading.get_ident()
+        try:
+            yield
+            self._tracker.log_changes()
+            self.conn.execute("COMMIT")
+        except BaseException as exc:
+            rollback(self.conn)  # SQLite may have rolled back already (e.g. after SQLITE_FULL)
+            self._tracker.after_rollback()
+            if self.agent and not isinstance(exc, SkillPermissionError) and is_guard_refusal(exc):
+                raise SkillPermissionError(f"{GUARD_MESSAGE} ({exc})") from exc
+            if isinstance(exc, self._sql.Error):
+                self._raise_storage_error(exc)
+            raise
+        finally:
+            self._depth, self._tx_thread = 0, None
+        self._tracker.after_commit()
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        name = f"nested_{self._depth}"
+        self.conn.execute(f"SAVEPOINT {name}")
+        mark = self._tracker.mark()
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            self._tracker.rollback_to(mark)
+            try:
+                self.conn.execute(f"ROLLBACK TO {name}")
+                self.conn.execute(f"RELEASE {name}")
+            except self._sql.Error:
+                pass  # SQLite rolled the whole transaction back (e.g. disk full): the outermost block reports it
+            raise
+        else:
+            self.conn.execute(f"RELEASE {name}")
+        finally:
+            self._depth -= 1
 
     def _raise_storage_error(self, exc: Exception) -> None:
         """Raise the clear error for an SQLite failure at BEGIN, in a transaction or at
@@ -258,29 +268,12 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
 
     def get_meta(self, key: str) -> Optional[str]:
         """Return the meta value stored under ``key`` or None."""
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+        return read_meta(self.conn, key)
 
     def set_meta(self, key: str, value: str) -> None:
-        """Store ``value`` under ``key`` in the meta table, in its own transaction."""
+        """Store ``value`` under ``key`` in the meta table (in a transaction of its own, or the caller's)."""
         with self.transaction():
-            self._set_meta(key, value)
-
-    def _set_meta(self, key: str, value: str) -> None:
-        self.conn.execute(
-            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
-
-    def _bump_generation(self) -> None:
-        """Mark the vector matrix stale, for this connection and others (call inside the write)."""
-        self._pending_generation = os.urandom(8).hex()
-        self._set_meta(META_INDEX_GENERATION, self._pending_generation)
-
-    def _new_vector_epoch(self) -> None:
-        """Invalidate every vector index (saved or loaded) and the change log (inside the write)."""
-        self._set_meta(META_EPOCH, os.urandom(8).hex())
-        self.conn.execute("DELETE FROM vector_log")
+            write_meta(self.conn, key, value)
 
     # ------------------------------------------------------------------ embedder record
     def embedder_record(self) -> tuple[Optional[str], Optional[int]]:
@@ -303,35 +296,24 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
     def _ensure_vector_table(self, name: str, dim: int) -> None:
         recorded_name, recorded_dim = self.embedder_record()
         if recorded_dim is None:
-            self._new_vector_epoch()  # an index loaded before any vector existed has no width
+            self._tracker.new_epoch()  # an index loaded before any vector existed has no width
             self.conn.execute(
                 f"CREATE VIRTUAL TABLE chunk_vec USING vec0(embedding float[{int(dim)}] distance_metric=cosine, "
                 f"chunk_size={VEC0_CHUNK_SIZE})"
             )
-            self._set_meta(META_EMBEDDER_DIM, str(int(dim)))
+            write_meta(self.conn, META_EMBEDDER_DIM, str(int(dim)))
         if recorded_name != name:
-            self._set_meta(META_EMBEDDER_NAME, name)
+            write_meta(self.conn, META_EMBEDDER_NAME, name)
 
     # ------------------------------------------------------------------ writes
     def save_skill(
         self, skill: Skill, prepared: list[PreparedChunk], embedder_name: str, actor: str = "human", action: str = "register"
     ) -> None:
-        """Insert or replace ``skill`` with its chunks, vectors and FTS rows, and an audit
-        entry, atomically.
-
-        Args:
-            skill: a validated skill.
-            prepared: one entry per chunk of ``skill``, in order.
-            embedder_name: recorded with the vectors' width on the first write.
-            actor / action: who wrote it and how, for the audit log.
-
-        Raises:
-            ValidationError: if a chunk id belongs to another skill. Nothing is written
-                then. A dependency that names nothing yet is kept (see
-                :meth:`unresolved_dependencies`).
-        """
+        """Write ``skill`` with its chunks, vectors, FTS rows and an audit entry in one
+        transaction (see :meth:`.Store.save_skill`). A dependency that names nothing yet is
+        kept (see :meth:`unresolved_dependencies`)."""
         with self.transaction():
-            self._write_skill(skill, prepared, embedder_name)
+            self.write_skill(skill, prepared, embedder_name)
             self.add_audit(actor, action, skill.id, details={"version": skill.version})
 
     def save_skills(
@@ -346,7 +328,14 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
         with self.transaction():
             self.write_skills(items, embedder_name, actor, action, strict=True)
 
-    def _write_skill(self, skill: Skill, prepared: list[PreparedChunk], embedder_name: str, create: bool = False) -> None:
+    @requires_transaction
+    def write_skill(self, skill: Skill, prepared: list[PreparedChunk], embedder_name: str, create: bool = False) -> None:
+        """Insert or replace a skill inside the caller's transaction; see :meth:`save_skill`.
+
+        Args:
+            create: the id must be new (chosen inside this transaction); raises
+                ValidationError if it exists.
+        """
         if prepared:
             self._ensure_vector_table(embedder_name, int(prepared[0].vector.shape[0]))
         self._check_chunk_ownership(skill)
@@ -356,10 +345,10 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
         # Version numbers continue after every kept snapshot of this id (it may have been
         # used before, e.g. by a draft that was approved), so snapshots never collide.
         kept = self.conn.execute("SELECT COALESCE(MAX(version), 0) FROM skill_versions WHERE skill_id = ?", (skill.id,)).fetchone()[0]
-        if previous is not None and (skill.status != "draft" or previous[1] == "draft"):
+        if previous is not None and (skill.status != Status.DRAFT or previous[1] == Status.DRAFT):
             # Overwriting a skill makes a new version; a draft's earlier content is kept
             # as a snapshot too, so merging into a draft never loses text.
-            if previous[1] == "draft":
+            if previous[1] == Status.DRAFT:
                 old = self.get_skill(skill.id)
                 old.version = max(old.version, kept + 1)
                 self.save_version(old)
@@ -371,9 +360,10 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
             raise ValidationError("skill.version", f"would become {skill.version}; the limit is {MAX_VERSION}. "
                                   "Register the content under a new id")
         # An agent's words stay marked as an agent's while they are a draft, whoever edits it next.
-        tainted = previous is not None and previous[2] == AGENT_ACTOR and skill.status == "draft"
+        is_draft = skill.status == Status.DRAFT
+        tainted = previous is not None and previous[2] == AGENT_ACTOR and is_draft
         author = AGENT_ACTOR if self.agent or tainted else "human"
-        touches_index = skill.status != "draft" or (previous is not None and previous[1] != "draft")
+        touches_index = not is_draft or (previous is not None and previous[1] != Status.DRAFT)
         if previous is not None:
             self._delete_chunks_of(skill.id, previous[1])
         self.conn.execute(UPSERT_SKILL, skill_row(skill, utc_now().isoformat(), author))
@@ -382,7 +372,7 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
         pks = list(range(first_pk, first_pk + len(prepared)))
         self.conn.executemany(INSERT_CHUNK, chunk_rows(skill.id, prepared, pks))
         vectors = [np.asarray(item.vector, dtype=np.float32) for item in prepared]
-        if skill.status == "draft":
+        if is_draft:
             self.conn.executemany(
                 "INSERT INTO draft_vectors(chunk_pk, embedding) VALUES (?, ?)",
                 [(pk, vector.tobytes()) for pk, vector in zip(pks, vectors)],
@@ -390,18 +380,16 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
         else:
             self._index_chunks(
                 [(pk, skill.name, item.chunk.section, item.chunk.content, vector)
-                 for pk, item, vector in zip(pks, prepared, vectors)],
-                skill.status,
+                 for pk, item, vector in zip(pks, prepared, vectors)]
             )
-        if skill.status != "draft":
             self._index_card(skill, getattr(prepared, "card", None))
             self.save_version(skill)
         if touches_index:  # drafts are not in the search indexes
-            self._bump_generation()
+            self._tracker.touched()
 
-    def _index_chunks(self, rows: list[tuple[int, str, str, str, np.ndarray]], status: str) -> None:
+    def _index_chunks(self, rows: list[tuple[int, str, str, str, np.ndarray]]) -> None:
         """Add non-draft chunks ``(pk, skill name, section, content, vector)`` to the FTS and
-        vector indexes (and, on commit, to the in-memory matrix)."""
+        vector indexes (and, on commit, to the vector index cache)."""
         self.conn.executemany(
             "INSERT INTO chunk_fts(rowid, skill_name, section, content) VALUES (?,?,?,?)",
             [(pk, name, section, content) for pk, name, section, content, _vector in rows],
@@ -410,8 +398,7 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
             "INSERT INTO chunk_vec(rowid, embedding) VALUES (?, ?)",
             [(pk, np.asarray(vector, dtype=np.float32).tobytes()) for pk, _n, _s, _c, vector in rows],
         )
-        for pk, _name, _section, _content, vector in rows:
-            self._pending.ops.append(("add", pk, vector, status))
+        self._tracker.changed([row[0] for row in rows], "add")
 
     def _index_card(self, skill: Skill, card) -> None:
         """Write the card rows of a non-draft ``skill`` (its old ones are gone already).
@@ -503,19 +490,21 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
         return found
 
     def _delete_chunks_of(self, skill_id: str, status: str) -> None:
-        if status != "draft":
+        indexed = status != Status.DRAFT  # drafts have no index rows (their vectors go with the chunks)
+        if indexed:
             self._delete_card(skill_id)
         pks = [row[0] for row in self.conn.execute("SELECT pk FROM chunks WHERE skill_id = ?", (skill_id,))]
         if not pks:
             return
-        if status != "draft":  # drafts have no index rows (their vectors go with the chunks)
+        if indexed:
             for batch in _batches(pks, 500):
                 marks = ",".join("?" * len(batch))
                 self.conn.execute(f"DELETE FROM chunk_fts WHERE rowid IN ({marks})", batch)
                 self.conn.execute(f"DELETE FROM chunk_vec WHERE rowid IN ({marks})", batch)
-            self._pending.ops.append(("remove", pks))
+            self._tracker.changed(pks, "remove")
         self.conn.execute("DELETE FROM chunks WHERE skill_id = ?", (skill_id,))
 
+    @requires_transaction
     def change_status(self, skill_id: str, status: str, flags: Optional[list[str]] = None) -> None:
         """Change a skill's status (and optionally its review flags) inside the caller's transaction.
 
@@ -524,29 +513,31 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
 
         Raises:
             NotFoundError: if there is no such skill.
+            ValidationError: if :data:`~skillvault.models.TRANSITIONS` does not allow the
+                move; nothing changes.
         """
         row = self.conn.execute("SELECT status, name FROM skills WHERE id = ?", (skill_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no skill with id {skill_id!r}")
         old_status, name = row
+        check_transition(old_status, status)
         self.conn.execute(
             "UPDATE skills SET status = ?, updated_at = ?, flags = COALESCE(?, flags) WHERE id = ?",
             (status, utc_now().isoformat(), None if flags is None else json.dumps(flags), skill_id),
         )
-        if old_status == "draft" and status != "draft":
+        if old_status == Status.DRAFT and status != Status.DRAFT:
             rows = self.conn.execute(
                 """SELECT c.pk, c.section, c.content, d.embedding FROM chunks c
                    JOIN draft_vectors d ON d.chunk_pk = c.pk WHERE c.skill_id = ?""",
                 (skill_id,),
             ).fetchall()
             self._index_chunks(
-                [(pk, name, section, content, np.frombuffer(blob, dtype=np.float32)) for pk, section, content, blob in rows],
-                status,
+                [(pk, name, section, content, np.frombuffer(blob, dtype=np.float32)) for pk, section, content, blob in rows]
             )
             self.conn.executemany("DELETE FROM draft_vectors WHERE chunk_pk = ?", [(row[0],) for row in rows])
             self._delete_card(skill_id)
             self._index_card(self.get_skill(skill_id), None)
-        elif old_status != "draft" and status == "draft":
+        elif old_status != Status.DRAFT and status == Status.DRAFT:
             for pk, blob in self.conn.execute(
                 "SELECT v.rowid, v.embedding FROM chunk_vec v JOIN chunks c ON c.pk = v.rowid WHERE c.skill_id = ?",
                 (skill_id,),
@@ -554,13 +545,13 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
                 self.conn.execute("INSERT INTO draft_vectors(chunk_pk, embedding) VALUES (?, ?)", (pk, blob))
                 self.conn.execute("DELETE FROM chunk_vec WHERE rowid = ?", (pk,))
                 self.conn.execute("DELETE FROM chunk_fts WHERE rowid = ?", (pk,))
-                self._pending.ops.append(("remove", [pk]))
+                self._tracker.changed([pk], "remove")
             self._delete_card(skill_id)
         elif old_status != status:
             pks = [row[0] for row in self.conn.execute("SELECT pk FROM chunks WHERE skill_id = ?", (skill_id,))]
-            self._pending.ops.append(("set_status", pks, status))
+            self._tracker.changed(pks, "set_status")
         if old_status != status:
-            self._bump_generation()
+            self._tracker.touched()
 
     def replace_all_vectors(
         self, embedder_name: str, vectors: dict[int, np.ndarray], hashes: dict[int, str], cards: Optional[dict] = None
@@ -581,7 +572,7 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
                 "DELETE FROM meta WHERE key IN (?, ?, ?)", (META_EMBEDDER_DIM, META_EMBEDDER_NAME, META_NULL_VECTORS)
             )
             if dim is None:
-                self._set_meta(META_EMBEDDER_NAME, embedder_name)
+                write_meta(self.conn, META_EMBEDDER_NAME, embedder_name)
             else:
                 self._ensure_vector_table(embedder_name, dim)
                 self.conn.execute("DELETE FROM draft_vectors")
@@ -603,8 +594,8 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
                 [(card.embed_hash, np.asarray(card.vector, dtype=np.float32).tobytes(), skill_id)
                  for skill_id, card in (cards or {}).items()],
             )
-            self._new_vector_epoch()  # every vector changed: saved indexes are stale
-            self._bump_generation()
+            self._tracker.new_epoch()  # every vector changed: saved indexes are stale
+            self._tracker.touched()
 
     # ------------------------------------------------------------------ reads
     def existing_vectors(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
@@ -765,27 +756,19 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites):
             found.extend(self._chunk_rows(f"c.required = 1 AND c.skill_id IN ({marks})", batch))
         return found
 
+    @requires_transaction
     def delete_skill(self, skill_id: str) -> None:
         """Delete a skill and its chunks and index rows (inside a transaction)."""
         row = self.conn.execute("SELECT status FROM skills WHERE id = ?", (skill_id,)).fetchone()
         if row is not None:
             self._delete_chunks_of(skill_id, row[0])
         self.conn.execute("DELETE FROM skills WHERE id = ?", (skill_id,))
-        self._bump_generation()
-
-    def write_skill(self, skill: Skill, prepared: list[PreparedChunk], embedder_name: str, create: bool = False) -> None:
-        """Insert or replace a skill inside the caller's transaction; see :meth:`save_skill`.
-
-        Args:
-            create: the id must be new (chosen inside this transaction); raises
-                ValidationError if it exists.
-        """
-        self._write_skill(skill, prepared, embedder_name, create)
+        self._tracker.touched()
 
     def is_agent_draft(self, skill_id: str) -> bool:
         """Return True if ``skill_id`` is a draft whose content an agent wrote (or edited)."""
         row = self.conn.execute("SELECT status, author FROM skills WHERE id = ?", (skill_id,)).fetchone()
-        return row is not None and row[0] == "draft" and row[1] == AGENT_ACTOR
+        return row is not None and row[0] == Status.DRAFT and row[1] == AGENT_ACTOR
 
     # ------------------------------------------------------------------ stats
     def counts(self) -> dict:

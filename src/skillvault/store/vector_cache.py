@@ -36,6 +36,7 @@ from typing import Callable, Iterator, Optional, Union
 import numpy as np
 
 from .ann_index import DTYPE, AnnIndex
+from .meta import write_meta
 from .vector_index import VectorMatrix, status_codes
 
 try:
@@ -335,7 +336,7 @@ class VectorCache:
         try:
             with store.transaction():
                 store.conn.execute("DELETE FROM vector_log WHERE seq <= ?", (upto,))
-                store._set_meta(META_HORIZON, str(upto))
+                write_meta(store.conn, META_HORIZON, str(upto))
         except Exception as exc:  # the log is only trimmed later; nothing is lost
             warnings.warn(f"skillvault could not trim its vector log ({exc})", RuntimeWarning, stacklevel=2)
 

@@ -126,20 +126,3 @@ class VectorMatrix:
         best = best[np.lexsort((self._pks[best], -similarities[best]))]  # ties: lower pk first
         return [(int(self._pks[i]), float(similarities[i])) for i in best]
 
-
-class PendingChanges:
-    """Vector changes made inside an open transaction: ``(op, args...)`` tuples, where op is
-    ``add`` (pk, vector, status), ``remove`` (pks) or ``set_status`` (pks, status)."""
-
-    def __init__(self) -> None:
-        self.ops: list[tuple] = []
-
-    def changed(self) -> list[tuple[int, str]]:
-        """Return ``(chunk pk, op)`` for every change recorded, in order."""
-        rows: list[tuple[int, str]] = []
-        for op, *args in self.ops:
-            if op == "add":
-                rows.append((int(args[0]), op))
-            else:
-                rows.extend((int(pk), op) for pk in args[0])
-        return rows

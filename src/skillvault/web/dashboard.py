@@ -6,6 +6,8 @@ from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
+from ..models import Status
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from ..manager import SkillManager
 
@@ -25,12 +27,7 @@ def _draft_events(sm: "SkillManager") -> list[tuple[str, str]]:
 
     One read-only query on the audit log (the facade reads it one skill at a time).
     """
-    actions = _CREATED + _APPROVED + _REJECTED
-    marks = ",".join("?" * len(actions))
-    rows = sm.store.conn.execute(
-        f"SELECT at, action FROM audit_log WHERE skill_id LIKE 'draft::%' AND action IN ({marks})", actions
-    ).fetchall()
-    return [(at, action) for at, action in rows]
+    return sm.store.audit_actions(_CREATED + _APPROVED + _REJECTED, skill_id_prefix="draft::")
 
 
 def dashboard(sm: "SkillManager", today: date | None = None) -> dict:
@@ -54,7 +51,7 @@ def dashboard(sm: "SkillManager", today: date | None = None) -> dict:
              for n in range(WEEKS)]
     approved = sum(1 for _at, action in events if action in _APPROVED)
     rejected = sum(1 for _at, action in events if action in _REJECTED)
-    canonical = sm.list(status="canonical")
+    canonical = sm.list(status=Status.CANONICAL)
     used = [{"id": s.id, "name": s.name, "uses": sm.usage(s.id)["uses"]} for s in canonical]
     most_used = sorted((row for row in used if row["uses"]), key=lambda row: (-row["uses"], row["id"]))[:TOP]
     return {

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from ..errors import NotFoundError, SkillVaultError
+from ..models import Status
 from .api import approve_draft, decide_many
 from .auth import (
     LOGIN_CSRF_COOKIE, checked_form, login_token_matches, new_login_token, page_session, safe_next, state_of,
@@ -172,7 +173,7 @@ async def skills(request: Request, q: str = "", session: Session = Depends(page_
 
     def read(sm):
         if not query:
-            return {"skills": sm.list(status="canonical")}
+            return {"skills": sm.list(status=Status.CANONICAL)}
         return {"skill_hits": [skill_hit_dict(r, h) for r, h in enumerate(sm.search_skills(query, k=10), 1)],
                 "chunk_hits": [hit_dict(r, h) for r, h in enumerate(sm.search(query, k=10), 1)]}
 

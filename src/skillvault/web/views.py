@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING, Optional
 
 from ..bundle import bundled_files
+from ..models import Status
 from ..cli.output import hit_dict, packing_dict, skill_summary
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -82,7 +83,7 @@ def draft_review(sm: "SkillManager", draft: "Skill") -> dict:
 
     usage = sm.usage(draft.id)
     target = sm.get(draft.revises) if draft.revises else None
-    if target is not None and target.status != "canonical":
+    if target is not None and target.status != Status.CANONICAL:
         target = None
     if target is not None:
         sections = _sections_of_diff(draft_diff(draft, target))
