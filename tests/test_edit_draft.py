@@ -38,6 +38,31 @@ def test_edit_changes_the_text_keeps_the_old_one_and_approve_serves_the_edit(sm,
     assert sm.search("journald vacuum", k=1)[0].skill_id == skill_id
 
 
+def test_edit_then_approve_is_one_transaction(sm, draft, monkeypatch):
+    import skillvault.review as review
+    from skillvault.errors import StorageFullError
+
+    chunk = _playbook(draft)
+    skill_id = sm.approve(draft.id, reviewer="ana", chunks={chunk.id: "- run journald vacuum"})
+    assert _playbook(sm.get(skill_id)).content == "- run journald vacuum"
+    assert "edit" in {e["action"] for e in sm.history(draft.id)}
+    # A second draft whose approval fails (a full disk, stood in for): its edit is undone too.
+    other = sm.get(sm.propose("Vacuum the journal", "- journalctl --vacuum-size=1G", when_to_use="logs grow"))
+    before = (sm.get(other.id).to_dict(), sm.versions(other.id), sm.history(other.id))
+
+    def full_disk(*_args, **_kwargs):
+        raise StorageFullError("database or disk is full")
+
+    monkeypatch.setattr(review, "approve", full_disk)
+    with pytest.raises(StorageFullError):
+        sm.approve(other.id, reviewer="ana", chunks={_playbook_of(other).id: "- edited then lost"})
+    assert (sm.get(other.id).to_dict(), sm.versions(other.id), sm.history(other.id)) == before
+
+
+def _playbook_of(skill):
+    return next(chunk for chunk in skill.chunks if "journalctl" in chunk.content)
+
+
 def test_an_edit_that_changes_nothing_writes_nothing(sm, draft):
     chunk = _playbook(draft)
     before = sm.history(draft.id)

@@ -489,16 +489,32 @@ class SkillManager:
         """
         return review.review_queue(self.store)
 
-    def approve(self, draft_id: str, reviewer: Optional[str] = None, note: Optional[str] = None) -> str:
+    def approve(
+        self,
+        draft_id: str,
+        reviewer: Optional[str] = None,
+        note: Optional[str] = None,
+        chunks: Optional[dict] = None,
+        description: Optional[str] = None,
+    ) -> str:
         """Make a draft canonical: a new skill, or a new version of the skill it revises.
+
+        Args:
+            draft_id: the draft.
+            reviewer / note: who approves and why (recorded).
+            chunks / description: "edit, then approve": the reviewer's changes, as for
+                :meth:`edit_draft`, applied in the same transaction as the approval (if
+                the approval fails, the edit is undone too).
 
         Returns:
             The canonical skill's id (the draft id no longer exists afterwards).
 
         Raises:
             SkillPermissionError: in agent mode. NotFoundError / ValidationError:
-                unknown id or not a draft.
+                unknown id, not a draft, or a bad edit (nothing is written).
         """
+        if chunks is not None or description is not None:
+            return review.edit_and_approve(self.store, self.embeddings, draft_id, chunks, description, reviewer, note)
         return review.approve(self.store, self.embeddings, draft_id, reviewer, note)
 
     def edit_draft(

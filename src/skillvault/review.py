@@ -325,6 +325,29 @@ def _revision_prepared(
     return result
 
 
+def edit_and_approve(
+    store: Store,
+    embeddings: EmbeddingService,
+    draft_id: str,
+    chunks: Optional[dict],
+    description: Optional[str],
+    reviewer: Optional[str] = None,
+    note: Optional[str] = None,
+) -> str:
+    """Edit a draft (:func:`edit_draft`), then approve it (:func:`approve`), in one
+    transaction: if the approval fails, the edit is undone too.
+
+    Returns:
+        The id of the canonical skill.
+
+    Raises:
+        Whatever :func:`edit_draft` or :func:`approve` raises; nothing is written then.
+    """
+    with store.transaction():
+        edit_draft(store, embeddings, draft_id, chunks, description, reviewer)
+        return approve(store, embeddings, draft_id, reviewer, note)
+
+
 def edit_draft(
     store: Store,
     embeddings: EmbeddingService,

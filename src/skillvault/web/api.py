@@ -233,15 +233,13 @@ async def batch(request: Request, body: BatchBody, principal: Principal = Depend
 
 def approve_draft(sm, draft_id: str, reviewer: Optional[str], note: Optional[str] = None,
                   chunks: Optional[dict] = None, description: Optional[str] = None) -> dict:
-    """Edit a draft when edits are given, then approve it; return ``{"draft_id", "skill_id", "version"}``.
+    """Approve a draft, edited first when edits are given (one transaction); return
+    ``{"draft_id", "skill_id", "version"}``.
 
     Raises:
-        skillvault errors: from ``edit_draft`` (nothing written) or ``approve`` (the
-            edit, if any, stays on the draft).
+        skillvault errors: from the edit or the approval (nothing is written then).
     """
-    if chunks is not None or description is not None:
-        sm.edit_draft(draft_id, chunks=chunks, description=description, reviewer=reviewer)
-    skill_id = sm.approve(draft_id, reviewer=reviewer, note=note)
+    skill_id = sm.approve(draft_id, reviewer=reviewer, note=note, chunks=chunks, description=description)
     return {"draft_id": draft_id, "skill_id": skill_id, "status": "canonical", "version": sm.get(skill_id).version}
 
 
