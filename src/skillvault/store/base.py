@@ -44,6 +44,16 @@ class PreparedChunk:
     vector: np.ndarray  # float32, unit length
 
 
+def file_by_dependency(result: dict[str, list[StoredChunk]], found: Iterable[StoredChunk]) -> None:
+    """Append each chunk of ``found`` to the lists in ``result`` of the dependency ids it
+    answers: its own id, and its skill's id (which stands for all of that skill's chunks)."""
+    for stored in found:
+        if stored.chunk.id in result:
+            result[stored.chunk.id].append(stored)
+        if stored.chunk.skill_id in result:
+            result[stored.chunk.skill_id].append(stored)
+
+
 def requires_transaction(method):
     """Mark a store method that writes inside the caller's transaction: called outside
     ``store.transaction()`` it raises ``RuntimeError`` instead of writing on its own."""

@@ -19,8 +19,8 @@ from typing import Callable, Iterable, Iterator, Optional
 import numpy as np
 
 from ..errors import NotFoundError, SkillPermissionError, ValidationError
-from ..models import MAX_VERSION, Chunk, Skill, Status, check_transition, utc_now
-from .base import PreparedChunk, Store, StoredChunk, requires_transaction
+from ..models import Chunk, Skill, Status, check_transition, utc_now
+from .base import PreparedChunk, Store, StoredChunk, file_by_dependency, requires_transaction
 from .connection import DriverInfo, connect
 from .db_errors import rollback, translate
 from .guard import AGENT_ACTOR, GUARD_MESSAGE, install_reader_guard, install_writer_guard, is_guard_refusal
@@ -33,6 +33,7 @@ from .meta import read_meta, write_meta
 from .records import ReviewRecords
 from .search import SearchIndex
 from .vector_cache import META_EPOCH
+from .versioning import settle_version
 
 _CHUNK_COLUMNS = "c.pk, c.id, c.skill_id, c.position, c.section, c.content, c.tokens, c.priority, c.required, c.dependencies"
 
@@ -342,23 +343,8 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites, Store):
         previous = self.conn.execute("SELECT version, status, author FROM skills WHERE id = ?", (skill.id,)).fetchone()
         if previous is not None and create:
             raise ValidationError("skill.id", f"{skill.id!r} was taken by another writer; try again")
-        # Version numbers continue after every kept snapshot of this id (it may have been
-        # used before, e.g. by a draft that was approved), so snapshots never collide.
         kept = self.conn.execute("SELECT COALESCE(MAX(version), 0) FROM skill_versions WHERE skill_id = ?", (skill.id,)).fetchone()[0]
-        if previous is not None and (skill.status != Status.DRAFT or previous[1] == Status.DRAFT):
-            # Overwriting a skill makes a new version; a draft's earlier content is kept
-            # as a snapshot too, so merging into a draft never loses text.
-            if previous[1] == Status.DRAFT:
-                old = self.get_skill(skill.id)
-                old.version = max(old.version, kept + 1)
-                self.save_version(old)
-                kept = old.version
-            skill.version = max(previous[0], kept) + 1
-        elif previous is None and skill.version <= kept:
-            skill.version = kept + 1
-        if skill.version > MAX_VERSION:  # the transaction rolls back
-            raise ValidationError("skill.version", f"would become {skill.version}; the limit is {MAX_VERSION}. "
-                                  "Register the content under a new id")
+        settle_version(self, skill, previous, kept)
         # An agent's words stay marked as an agent's while they are a draft, whoever edits it next.
         is_draft = skill.status == Status.DRAFT
         tainted = previous is not None and previous[2] == AGENT_ACTOR and is_draft
@@ -732,16 +718,12 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites, Store):
         for batch in _batches(list(result), 400):
             marks = ",".join("?" * len(batch))
             # Two indexed lookups; an OR across both columns would scan every chunk.
-            for stored in self._chunk_rows(
+            file_by_dependency(result, self._chunk_rows(
                 f"""c.pk IN (SELECT pk FROM chunks WHERE id IN ({marks})
                              UNION SELECT pk FROM chunks WHERE skill_id IN ({marks}))
                     AND s.status IN ({status_marks})""",
                 (*batch, *batch, *statuses),
-            ):
-                if stored.chunk.id in result:
-                    result[stored.chunk.id].append(stored)
-                if stored.chunk.skill_id in result:
-                    result[stored.chunk.skill_id].append(stored)
+            ))
         return result
 
     def all_chunk_pks(self) -> list[int]:

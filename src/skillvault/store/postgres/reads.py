@@ -14,7 +14,7 @@ import numpy as np
 
 from ...models import Chunk, Skill
 from ..guard import AGENT_ACTOR
-from ..base import StoredChunk
+from ..base import StoredChunk, file_by_dependency
 from .vectors import to_array
 
 _SKILL_COLUMNS = ("id, name, source, status, confidence, extracted_from, description, tags, version, revises, "
@@ -78,12 +78,8 @@ class PgReads:
         its chunks of skills in ``statuses``; ids that match nothing map to an empty list."""
         result: dict[str, list[StoredChunk]] = {dep: [] for dep in ids}
         wanted = list(result)
-        for stored in self._chunk_rows("(c.id = ANY(%s) OR c.skill_id = ANY(%s)) AND s.status = ANY(%s)",
-                                       [wanted, wanted, list(statuses)]):
-            if stored.chunk.id in result:
-                result[stored.chunk.id].append(stored)
-            if stored.chunk.skill_id in result:
-                result[stored.chunk.skill_id].append(stored)
+        file_by_dependency(result, self._chunk_rows(
+            "(c.id = ANY(%s) OR c.skill_id = ANY(%s)) AND s.status = ANY(%s)", [wanted, wanted, list(statuses)]))
         return result
 
     def all_chunk_pks(self) -> list[int]:

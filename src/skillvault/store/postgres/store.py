@@ -24,7 +24,7 @@ from typing import Iterator, Optional
 import numpy as np
 
 from ...errors import DatabaseFileError, NotFoundError, SkillPermissionError, ValidationError
-from ...models import MAX_VERSION, Skill, Status, check_transition, utc_now
+from ...models import Skill, Status, check_transition, utc_now
 from ..base import Store, requires_transaction
 from ...bundle import bundled_files
 from ..cards import card_fields
@@ -37,6 +37,7 @@ from .migrations import MIGRATIONS, applied_version, migrate
 from .reads import PgReads
 from .records import PgRecords
 from .searching import META_INDEX_GENERATION, PgSearch
+from ..versioning import settle_version
 from .vectors import META_EMBEDDER_DIM, META_EMBEDDER_NAME, ensure_vector_columns, vector_layout
 
 #: Advisory lock held by every write transaction (see the module docstring).
@@ -294,18 +295,7 @@ class PostgresStore(PgSearch, PgReads, PgRecords, Store):
             raise ValidationError("skill.id", f"{skill.id!r} was taken by another writer; try again")
         kept = self.conn.execute("SELECT COALESCE(MAX(version), 0) FROM skill_versions WHERE skill_id = %s",
                                  (skill.id,)).fetchone()[0]
-        if previous is not None and (skill.status != Status.DRAFT or previous[1] == Status.DRAFT):
-            if previous[1] == Status.DRAFT:  # a draft's earlier content is kept as a snapshot too
-                old = self.get_skill(skill.id)
-                old.version = max(old.version, kept + 1)
-                self.save_version(old)
-                kept = old.version
-            skill.version = max(previous[0], kept) + 1
-        elif previous is None and skill.version <= kept:
-            skill.version = kept + 1
-        if skill.version > MAX_VERSION:
-            raise ValidationError("skill.version", f"would become {skill.version}; the limit is {MAX_VERSION}. "
-                                  "Register the content under a new id")
+        settle_version(self, skill, previous, kept)
         tainted = previous is not None and previous[2] == AGENT_ACTOR and skill.status == Status.DRAFT
         author = AGENT_ACTOR if self.agent or tainted else "human"
         if previous is not None:
