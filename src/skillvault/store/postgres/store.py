@@ -82,6 +82,7 @@ class PostgresStore(PgSearch, PgReads, PgRecords, Store):
         self._lock = threading.RLock()
         self._in_draft = False
         self._write_depth = 0
+        self._tx_thread: Optional[int] = None
         self.conn = connect(url, register=False)
         _dump_statuses_as_text(self.conn)
         try:
@@ -144,6 +145,7 @@ class PostgresStore(PgSearch, PgReads, PgRecords, Store):
                 with self.conn.transaction():
                     if not self._write_depth:  # the outermost write (possibly inside a snapshot)
                         self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
+                        self._tx_thread = threading.get_ident()
                     self._write_depth += 1
                     try:
                         yield
@@ -156,8 +158,8 @@ class PostgresStore(PgSearch, PgReads, PgRecords, Store):
                 raise clear from exc
 
     def in_transaction(self) -> bool:
-        """Return True inside this store's :meth:`transaction`."""
-        return self._write_depth > 0
+        """Return True inside this store's :meth:`transaction` (in the calling thread)."""
+        return self._write_depth > 0 and self._tx_thread == threading.get_ident()
 
     @contextmanager
     def draft_transaction(self) -> Iterator["PostgresStore"]:
