@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from skillvault import SkillManager
+from skillvault import reindex as skillvault_reindex
 from skillvault.cli.app import app
 from skillvault.errors import NotFoundError, SkillPermissionError, ValidationError
 from skillvault.library import prepare
@@ -196,3 +197,19 @@ def test_cli_reports_a_bad_url_in_one_line_without_the_password(pg_server, tmp_p
     assert down.exit_code == 1 and "cannot be reached" in down.output
     for result in (missing, down):
         assert "hunter2" not in result.output and "Traceback" not in result.output
+
+
+def test_reindex_with_a_wider_embedder_retypes_the_vectors(db_path):
+    def narrow(text: str) -> list[float]:
+        return word_vector(text, 64)
+
+    with SkillManager(db_path, embed_fn=narrow, auto_promote=None) as sm:
+        sm.register(make_skill("git", ("Rebase", "git rebase main keeps history linear")))
+        sm.register(_draft("draft::d", "Draft", "kubernetes pods restart"))
+    assert skillvault_reindex(db_path, embed_fn=word_vector) == 2
+    with SkillManager(db_path, embed_fn=word_vector, auto_promote=None) as sm:
+        assert sm.stats()["embedder"]["dim"] == len(word_vector("x"))
+        assert "git rebase main" in sm.query("git rebase", budget=200)
+        assert sm.store.integrity_check() == ["ok"]
+        approved = sm.approve("draft::d")  # its draft vectors were re-embedded too
+        assert sm.search("kubernetes pods restart")[0].skill_id == approved
