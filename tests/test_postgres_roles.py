@@ -18,7 +18,7 @@ from skillvault.errors import SkillPermissionError, ValidationError
 from skillvault.store.postgres.connection import connect
 from skillvault.store.postgres.migrations import SECURED_TABLES
 from skillvault.store.postgres.roles import create_agent_role
-from skillvault.store.postgres.search import dependency_closure, hybrid_search
+from skillvault.store.postgres.search import candidates, dependency_closure
 from skillvault.store.postgres.vectors import ensure_vector_columns, vector_layout
 
 PASSWORD = "s3cret pass:word@/"
@@ -246,8 +246,8 @@ def test_agent_reads_canonical_skills_and_drafts_only(attacked):
     assert agent.execute("SELECT skill_id, path FROM skill_files").fetchall() == [("canon", "notes.md")]
     assert {row[0] for row in agent.execute("SELECT skill_id FROM skill_versions")} == {"canon", "draft::approved"}
     # The queries query() runs see only canonical chunks as well.
-    hits = hybrid_search(agent, vector_layout(agent), axis(0), "deploy advice", k=10)
-    assert {hit.pk for hit in hits} == {row[0] for row in library.owner.execute(
+    by_vector, by_words = candidates(agent, vector_layout(agent), axis(0), "(deploy) | (advice)", 10)
+    assert {pk for pk, _ in by_vector + by_words} == {row[0] for row in library.owner.execute(
         "SELECT c.pk FROM chunks c JOIN skills s ON s.id = c.skill_id WHERE s.status = 'canonical'")}
     assert agent.execute("SELECT pg_has_role('postgres', 'MEMBER')").fetchone()[0] is False
 

@@ -17,7 +17,7 @@ from skillvault.errors import EmbedderMismatchError, SchemaVersionError, Validat
 from skillvault.store.postgres.connection import connect
 from skillvault.store.postgres.migrations import MIGRATIONS, SCHEMA_LOCK_KEY, applied_version, migrate
 from skillvault.store.postgres import search
-from skillvault.store.postgres.search import hybrid_search
+from skillvault.store.postgres.search import candidates
 from skillvault.store.postgres.vectors import ensure_vector_columns, vector_layout
 
 SRC = os.path.join(os.path.dirname(__file__), "..", "src")
@@ -132,7 +132,7 @@ def test_wide_vectors_are_indexed_as_halfvec_and_widest_are_searched_exactly(pg_
         assert vector_layout(wide).index == "hnsw-halfvec"
         assert "USING hnsw (((embedding)::halfvec(3072)) halfvec_cosine_ops)" in _indexes(wide)["chunk_vectors_hnsw"]
         add_skill(wide, "a", chunks=[("s", "alpha", axis(0, 3072)), ("t", "beta", axis(1, 3072))])
-        assert [hit.pk for hit in hybrid_search(wide, vector_layout(wide), axis(1, 3072), "nothing", k=1)] == [2]
+        assert candidates(wide, vector_layout(wide), axis(1, 3072), "nothing", 1)[0][0][0] == 2
         widest = open_library(pg_server.url("wide_b"), dim=4096)
         assert vector_layout(widest).index == "exact"
         assert "chunk_vectors_hnsw" not in _indexes(widest)
@@ -157,12 +157,12 @@ def test_knn_and_word_queries_use_the_indexes_at_a_few_thousand_rows(pg_url):
     assert "Index Scan using chunk_vectors_hnsw" in plan
     plan = _plan(conn, "SELECT pk FROM chunks WHERE words @@ to_tsquery('english', 'zebra')", ())
     assert "chunks_words" in plan
-    # The one-statement hybrid search walks the HNSW index too, filtered to canonical skills.
-    plan = _plan(conn, search._hybrid_sql(vector_layout(conn)),
-                 {"vector": query, "text": "zebra", "status": "canonical", "candidates": 50, "k": 10})
+    # The one statement a query's candidates come from walks both indexes, canonical skills only.
+    plan = _plan(conn, search._candidates_sql(vector_layout(conn), True),
+                 {"vector": query, "text": "zebra", "statuses": ["canonical"], "k": 10})
     assert "chunk_vectors_hnsw" in plan and "chunks_words" in plan
-    hits = hybrid_search(conn, vector_layout(conn), query, "zebra", k=10)
-    assert len(hits) == 10 and {hit.pk for hit in hits if hit.word_rank} == zebras
+    by_vector, by_words = candidates(conn, vector_layout(conn), query, "zebra", 10)
+    assert len(by_vector) == 10 and {pk for pk, _ in by_words} == zebras
 
 
 def test_knn_keeps_walking_the_graph_past_hidden_neighbours(pg_url):
@@ -174,11 +174,11 @@ def test_knn_keeps_walking_the_graph_past_hidden_neighbours(pg_url):
     served = set(bulk_chunks(conn, "served", "canonical", ["served"] * 10, _random(rng, 10)))
     conn.execute("ANALYZE")
     query = _random(rng, 1)[0]
-    params = {"vector": query, "text": "", "status": "canonical", "candidates": 10, "k": 10}
-    assert "chunk_vectors_hnsw" in _plan(conn, search._hybrid_sql(vector_layout(conn)), params)
-    assert {hit.pk for hit in hybrid_search(conn, vector_layout(conn), query, "", k=10, candidates=10)} == served
+    params = {"vector": query, "text": "", "statuses": ["canonical"], "k": 10}
+    assert "chunk_vectors_hnsw" in _plan(conn, search._candidates_sql(vector_layout(conn), False), params)
+    assert {pk for pk, _ in candidates(conn, vector_layout(conn), query, "", 10)[0]} == served
     conn.execute("SET hnsw.iterative_scan = off")  # what the setting saves us from
-    assert len(hybrid_search(conn, vector_layout(conn), query, "", k=10, candidates=10)) < 10
+    assert len(candidates(conn, vector_layout(conn), query, "", 10)[0]) < 10
 
 
 def _random(rng, rows: int) -> np.ndarray:

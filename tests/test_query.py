@@ -134,13 +134,11 @@ def test_dependency_cycles_terminate_and_depth_is_limited(sm):
         chunks[i].dependencies = [f"chain::{i + 1}"]
     chunks[4].dependencies = ["chain::0"]
     sm.register(skill)
-    from skillvault.retrieval.pack import dependency_closure
-
     stored = sm.store.chunks_by_pk(sm.store.all_chunk_pks())
     root = next(s for s in stored.values() if s.chunk.id == "chain::0")
-    closure = dependency_closure(sm.store, [root], max_depth=3)
+    closure = sm.store.dependency_closure([root], ("canonical",), max_depth=3)
     assert [s.chunk.id for s in closure[root.pk]] == ["chain::1", "chain::2", "chain::3"]
-    full = dependency_closure(sm.store, [root], max_depth=10)
+    full = sm.store.dependency_closure([root], ("canonical",), max_depth=10)
     assert [s.chunk.id for s in full[root.pk]] == ["chain::1", "chain::2", "chain::3", "chain::4"]
 
 

@@ -66,42 +66,6 @@ class Packing:
         return "\n".join(lines)
 
 
-def dependency_closure(
-    store: Store, roots: list[StoredChunk], max_depth: int = MAX_DEPENDENCY_DEPTH
-) -> dict[int, list[StoredChunk]]:
-    """Return, for each root chunk, the chunks it depends on (breadth-first, deduplicated).
-
-    Chunk-id dependencies stand for that chunk, skill-id dependencies for all of that
-    skill's chunks. Only chunks of served (canonical) skills are returned. Cycles end
-    where a chunk is met again; expansion stops after ``max_depth`` levels. The store
-    is asked once per level for all roots together.
-    """
-    resolved: dict[str, list[StoredChunk]] = {}
-    frontier = {dep for root in roots for dep in root.chunk.dependencies}
-    for _level in range(max_depth):
-        unknown = [dep for dep in frontier if dep not in resolved]
-        if not unknown:
-            break
-        resolved.update(store.resolve_dependencies(unknown, SERVED_STATUSES))
-        frontier = {dep for dep_id in unknown for c in resolved[dep_id] for dep in c.chunk.dependencies}
-    closure: dict[int, list[StoredChunk]] = {}
-    for root in roots:
-        seen = {root.pk}
-        ordered: list[StoredChunk] = []
-        level = list(root.chunk.dependencies)
-        for _depth in range(max_depth):
-            next_level: list[str] = []
-            for dep_id in level:
-                for dep in resolved.get(dep_id, []):
-                    if dep.pk not in seen:
-                        seen.add(dep.pk)
-                        ordered.append(dep)
-                        next_level.extend(dep.chunk.dependencies)
-            level = next_level
-        closure[root.pk] = ordered
-    return closure
-
-
 @dataclass
 class _Candidate:
     stored: StoredChunk
@@ -125,7 +89,7 @@ def pack(
     """
     relevant = [hit for hit in hits if hit.relevant]
     candidates = _candidates(store, relevant)
-    closure = dependency_closure(store, [c.stored for c in candidates])
+    closure = store.dependency_closure([c.stored for c in candidates], SERVED_STATUSES, MAX_DEPENDENCY_DEPTH)
     decisions: list[Decision] = []
     taken: dict[int, StoredChunk] = {}
     units: list[list[int]] = []

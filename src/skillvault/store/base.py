@@ -320,6 +320,42 @@ class Store(ABC):
         """Map each dependency id (a chunk id or a skill id) to the chunks of skills in
         ``statuses`` it stands for (an empty list when it matches nothing)."""
 
+    def dependency_closure(
+        self, roots: list[StoredChunk], statuses: tuple[str, ...], max_depth: int
+    ) -> dict[int, list[StoredChunk]]:
+        """Return, for each root chunk, the chunks it depends on (breadth-first, deduplicated).
+
+        Chunk-id dependencies stand for that chunk, skill-id dependencies for all of that
+        skill's chunks. Only chunks of skills in ``statuses`` are returned. Cycles end
+        where a chunk is met again; expansion stops after ``max_depth`` levels. This
+        default asks :meth:`resolve_dependencies` once per level for all roots together;
+        a backend may answer in one statement instead (same order).
+        """
+        resolved: dict[str, list[StoredChunk]] = {}
+        frontier = {dep for root in roots for dep in root.chunk.dependencies}
+        for _level in range(max_depth):
+            unknown = [dep for dep in frontier if dep not in resolved]
+            if not unknown:
+                break
+            resolved.update(self.resolve_dependencies(unknown, statuses))
+            frontier = {dep for dep_id in unknown for c in resolved[dep_id] for dep in c.chunk.dependencies}
+        closure: dict[int, list[StoredChunk]] = {}
+        for root in roots:
+            seen = {root.pk}
+            ordered: list[StoredChunk] = []
+            level = list(root.chunk.dependencies)
+            for _depth in range(max_depth):
+                next_level: list[str] = []
+                for dep_id in level:
+                    for dep in resolved.get(dep_id, []):
+                        if dep.pk not in seen:
+                            seen.add(dep.pk)
+                            ordered.append(dep)
+                            next_level.extend(dep.chunk.dependencies)
+                level = next_level
+            closure[root.pk] = ordered
+        return closure
+
     @abstractmethod
     def chunk_skills(self, pks: list[int]) -> dict[int, str]:
         """Return the skill id of each given chunk pk."""

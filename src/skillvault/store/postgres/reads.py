@@ -15,6 +15,7 @@ import numpy as np
 from ...models import Chunk, Skill
 from ..guard import AGENT_ACTOR
 from ..base import StoredChunk, file_by_dependency
+from .search import dependency_closure
 from .vectors import to_array
 
 _SKILL_COLUMNS = ("id, name, source, status, confidence, extracted_from, description, tags, version, revises, "
@@ -81,6 +82,17 @@ class PgReads:
         file_by_dependency(result, self._chunk_rows(
             "(c.id = ANY(%s) OR c.skill_id = ANY(%s)) AND s.status = ANY(%s)", [wanted, wanted, list(statuses)]))
         return result
+
+    def dependency_closure(
+        self, roots: list[StoredChunk], statuses: tuple[str, ...], max_depth: int
+    ) -> dict[int, list[StoredChunk]]:
+        """Return, for each root chunk, the chunks it depends on (breadth-first, deduplicated):
+        the recursive CTE of :func:`.search.dependency_closure`, then the chunks' rows."""
+        if not any(root.chunk.dependencies for root in roots):
+            return {root.pk: [] for root in roots}
+        pks = dependency_closure(self.conn, [root.pk for root in roots], statuses=statuses, max_depth=max_depth)
+        found = self.chunks_by_pk(sorted({pk for listed in pks.values() for pk in listed}))
+        return {root: [found[pk] for pk in listed] for root, listed in pks.items()}
 
     def all_chunk_pks(self) -> list[int]:
         """Return the primary keys of every chunk."""

@@ -1,79 +1,61 @@
-"""One-statement queries of the PostgreSQL store: hybrid search and dependency expansion.
+"""The PostgreSQL store's one-statement queries: search candidates and dependency expansion.
 
-:func:`hybrid_search` fuses the nearest chunk vectors (cosine, through the HNSW index) with
-the best word matches (``ts_rank_cd`` over the GIN-indexed ``tsvector``) by reciprocal
-rank fusion, all filtered to one status before the top ``k`` are taken, in one round trip.
+:func:`candidates` returns a query's nearest chunk vectors (cosine, through the HNSW
+index) and its best word matches (``ts_rank_cd`` over the GIN-indexed ``tsvector``), both
+filtered to the wanted statuses before their top ``k``, in one round trip. They are fused
+by the retrieval layer, as on SQLite, so both backends rank alike.
 :func:`dependency_closure` follows chunk dependencies transitively with a recursive CTE.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Sequence
+from typing import Sequence
+
+import numpy as np
 
 from .vectors import VectorLayout
 
-#: Reciprocal rank fusion constant: a hit at rank r scores 1 / (RRF_K + r) per list.
-RRF_K = 60
-#: Candidates taken from each list (vectors, words) before fusing.
-CANDIDATES = 50
-#: Dependency levels followed at most (as retrieval/pack.py does).
+#: Dependency levels followed at most by default (as retrieval/pack.py does).
 MAX_DEPENDENCY_DEPTH = 3
 
 
-class Hit(NamedTuple):
-    """One fused search result: the chunk's primary key, its RRF score and its rank in each
-    list (None where it was not a candidate)."""
-
-    pk: int
-    score: float
-    vector_rank: Optional[int]
-    word_rank: Optional[int]
-
-
-def _hybrid_sql(layout: VectorLayout) -> str:
+def _candidates_sql(layout: VectorLayout, words: bool) -> str:
     distance = layout.distance("v.embedding", "%(vector)s")
-    # The word query ORs the stemmed query words (plainto_tsquery would AND them).
-    return f"""
-    WITH nearest AS (
-        SELECT pk, row_number() OVER (ORDER BY distance, pk) AS rank FROM (
-            SELECT c.pk, {distance} AS distance
+    nearest = f"""SELECT 'vector' AS list, pk, score, row_number() OVER (ORDER BY score DESC, pk) AS rank FROM (
+            SELECT c.pk, 1 - {distance} AS score
             FROM chunk_vectors v JOIN chunks c ON c.pk = v.chunk_pk JOIN skills s ON s.id = c.skill_id
-            WHERE s.status = %(status)s
-            ORDER BY {distance} LIMIT %(candidates)s) knn),
-    words AS (
-        SELECT pk, row_number() OVER (ORDER BY score DESC, pk) AS rank FROM (
-            SELECT c.pk, ts_rank_cd(c.words, q.query) AS score
-            FROM chunks c JOIN skills s ON s.id = c.skill_id,
-                 (SELECT replace(plainto_tsquery('english', %(text)s)::text, ' & ', ' | ')::tsquery AS query) q
-            WHERE c.words @@ q.query AND s.status = %(status)s
-            ORDER BY score DESC, c.pk LIMIT %(candidates)s) matched)
-    SELECT pk, sum(1.0 / ({RRF_K} + rank))::float8 AS score, min(vector_rank), min(word_rank)
-    FROM (SELECT pk, rank, rank AS vector_rank, NULL::bigint AS word_rank FROM nearest
-          UNION ALL SELECT pk, rank, NULL, rank FROM words) ranked
-    GROUP BY pk ORDER BY score DESC, pk LIMIT %(k)s"""
+            WHERE s.status = ANY(%(statuses)s)
+            ORDER BY {distance}, c.pk LIMIT %(k)s) knn"""
+    if not words:
+        return nearest + " ORDER BY rank"
+    return f"""{nearest}
+        UNION ALL
+        SELECT 'words', pk, score, row_number() OVER (ORDER BY score DESC, pk) FROM (
+            SELECT c.pk, ts_rank_cd(c.words, q) AS score
+            FROM chunks c JOIN skills s ON s.id = c.skill_id, to_tsquery('english', %(text)s) q
+            WHERE c.words @@ q AND s.status = ANY(%(statuses)s) AND s.status <> 'draft'
+            ORDER BY score DESC, c.pk LIMIT %(k)s) matched
+        ORDER BY list, rank"""
 
 
-def hybrid_search(conn, layout: VectorLayout, vector, text: str, k: int = 10, *,
-                  status: str = "canonical", candidates: int = CANDIDATES) -> list[Hit]:
-    """Return the ``k`` chunks of skills in ``status`` that best match ``vector`` and ``text``.
+def candidates(conn, layout: VectorLayout, vector, text: str, k: int,
+               statuses: Sequence[str] = ("canonical",)) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+    """Return ``(vector_hits, word_hits)``: up to ``k`` ``(chunk pk, score)`` pairs each, best first.
 
     Args:
         conn: a connection with pgvector's types registered (see :func:`~.connection.connect`).
         layout: the library's :class:`~.vectors.VectorLayout` (its width and index kind).
-        vector: the query's embedding (a sequence or numpy array of ``layout.dim`` floats).
-        text: the query's words (English stemming; any word may match).
-        k: results wanted.
-        status: only chunks of skills in this status are ranked (``query`` serves canonical).
-        candidates: how many chunks each list contributes before fusion.
-
-    Returns:
-        :class:`Hit` rows, best first (ties by primary key).
+        vector: the query's embedding (``layout.dim`` floats).
+        text: ``to_tsquery`` text (e.g. ``"(rebase) | (branch)"``); "" searches vectors only.
+        k: candidates per list.
+        statuses: only chunks of skills in these statuses (drafts never match words).
     """
-    import numpy as np
-
-    params = {"vector": np.asarray(vector, dtype=np.float32), "text": text, "status": status,
-              "candidates": max(candidates, k), "k": k}
-    return [Hit(*row) for row in conn.execute(_hybrid_sql(layout), params).fetchall()]
+    params = {"vector": np.asarray(vector, dtype=np.float32), "text": text, "statuses": list(statuses), "k": k}
+    vector_hits: list[tuple[int, float]] = []
+    word_hits: list[tuple[int, float]] = []
+    for kind, pk, score, _rank in conn.execute(_candidates_sql(layout, bool(text)), params).fetchall():
+        (vector_hits if kind == "vector" else word_hits).append((int(pk), float(score)))
+    return vector_hits, word_hits
 
 
 _CLOSURE_SQL = """
@@ -87,10 +69,10 @@ WITH RECURSIVE walk(root, pk, depth, trail, sort_key) AS (
     -- a dependency names a chunk, or a skill (standing for all its chunks): two indexed lookups
     CROSS JOIN LATERAL (
         SELECT c.pk, c.position FROM chunks c JOIN skills s ON s.id = c.skill_id
-        WHERE c.id = dep.id AND s.status = %(status)s
+        WHERE c.id = dep.id AND s.status = ANY(%(statuses)s)
         UNION ALL
         SELECT c.pk, c.position FROM chunks c JOIN skills s ON s.id = c.skill_id
-        WHERE c.skill_id = dep.id AND s.status = %(status)s) target
+        WHERE c.skill_id = dep.id AND s.status = ANY(%(statuses)s)) target
     WHERE w.depth < %(max_depth)s AND target.pk <> ALL (w.trail)
 )
 SELECT root, pk FROM (
@@ -99,7 +81,7 @@ SELECT root, pk FROM (
 ORDER BY root, depth, sort_key"""
 
 
-def dependency_closure(conn, roots: Sequence[int], *, status: str = "canonical",
+def dependency_closure(conn, roots: Sequence[int], *, statuses: Sequence[str] = ("canonical",),
                        max_depth: int = MAX_DEPENDENCY_DEPTH) -> dict[int, list[int]]:
     """Return, for each root chunk, the chunks it depends on, transitively, in one statement.
 
@@ -110,14 +92,14 @@ def dependency_closure(conn, roots: Sequence[int], *, status: str = "canonical",
     Args:
         conn: an open connection.
         roots: primary keys of the chunks to expand.
-        status: only chunks of skills in this status are followed.
+        statuses: only chunks of skills in these statuses are followed.
         max_depth: dependency levels followed at most.
 
     Returns:
         ``{root pk: [dependency pks, breadth first]}`` with every root present.
     """
     closure: dict[int, list[int]] = {int(pk): [] for pk in roots}
-    rows = conn.execute(_CLOSURE_SQL, {"roots": list(closure), "status": status, "max_depth": max_depth})
+    rows = conn.execute(_CLOSURE_SQL, {"roots": list(closure), "statuses": list(statuses), "max_depth": max_depth})
     for root, pk in rows.fetchall():
         closure[root].append(pk)
     return closure

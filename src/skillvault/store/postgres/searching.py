@@ -14,6 +14,7 @@ from typing import Optional
 import numpy as np
 
 from ..cards import CardFields
+from .search import candidates
 from .vectors import to_array, vector_layout
 
 META_INDEX_GENERATION = "index_generation"
@@ -37,8 +38,19 @@ def tsquery_text(match: str) -> str:
 class PgSearch:
     """Vector and word search over the chunks of non-draft skills, skill vectors and cards."""
 
+    def _layout(self):
+        """The library's :class:`~.vectors.VectorLayout` (None before any vector), read once:
+        only a reindex changes it, and :meth:`forget_layout` is called then."""
+        if getattr(self, "_known_layout", None) is None:
+            self._known_layout = vector_layout(self.conn)
+        return self._known_layout
+
+    def forget_layout(self) -> None:
+        """Read the vector layout again on the next search (the width was just set or changed)."""
+        self._known_layout = None
+
     def _distance(self, column: str) -> str:
-        layout = vector_layout(self.conn)
+        layout = self._layout()
         return layout.distance(column, "%(q)s") if layout else f"({column} <=> %(q)s::vector)"
 
     def vector_search(self, query: np.ndarray, k: int, statuses: tuple[str, ...]) -> list[tuple[int, float]]:
@@ -64,8 +76,12 @@ class PgSearch:
         return {int(pk): float(score) for pk, score in rows}
 
     def hybrid_candidates(self, query: np.ndarray, match: str, k: int, statuses: tuple[str, ...]):
-        """Return ``(vector_hits, lexical_hits)`` of :meth:`vector_search` and :meth:`lexical_search`."""
-        return self.vector_search(query, k, statuses), self.lexical_search(match, k, statuses)
+        """Return ``(vector_hits, lexical_hits)`` as :meth:`vector_search` and :meth:`lexical_search`
+        would, in one statement (:func:`.search.candidates`)."""
+        layout = self._layout()
+        if layout is None:
+            return [], self.lexical_search(match, k, statuses)
+        return candidates(self.conn, layout, query, tsquery_text(match), k, statuses)
 
     def lexical_search(self, match: str, k: int, statuses: tuple[str, ...]) -> list[tuple[int, float]]:
         """Word search (``ts_rank_cd``; skill name weighs most, then section, then text): up to
@@ -127,15 +143,16 @@ class PgSearch:
         """Return how many chunks contain each term (terms in none are left out).
 
         Counted through the GIN index (a draft's chunks count too: the retrieval layer
-        needs the rough share of chunks holding a word) and remembered until the library
-        next changes.
+        needs the rough share of chunks holding a word) and remembered while the library's
+        size stays within 10% of what it was when they were counted, as on SQLite: with
+        many writers, counting again after every write made each query count every word.
         """
         if not terms:
             return {}
-        generation = self._generation()
+        size = self.indexed_chunk_count()
         memo = getattr(self, "_term_memo", None)
-        if memo is None or memo[0] != generation or len(memo[1]) > TERM_COUNT_MEMO:
-            memo = self._term_memo = (generation, {})
+        if memo is None or abs(size - memo[0]) > 0.1 * max(memo[0], 1) or len(memo[1]) > TERM_COUNT_MEMO:
+            memo = self._term_memo = (size, {})
         known = memo[1]
         missing = [term for term in dict.fromkeys(terms) if term not in known]
         queries = [tsquery_text(f'"{term}"') for term in missing]

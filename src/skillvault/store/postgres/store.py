@@ -228,6 +228,7 @@ class PostgresStore(PgSearch, PgReads, PgRecords, Store):
 
     def _ensure_vector_table(self, name: str, dim: int) -> None:
         ensure_vector_columns(self.conn, int(dim), name)
+        self.forget_layout()
         if not self.agent and self.embedder_record()[0] != name:
             self._set_meta(META_EMBEDDER_NAME, name)
 
@@ -406,6 +407,7 @@ class PostgresStore(PgSearch, PgReads, PgRecords, Store):
         """Swap every chunk vector for a new embedder's (reindex), in one transaction; a new
         width re-types the vector columns and rebuilds the HNSW indexes."""
         dim = next(iter(vectors.values())).shape[0] if vectors else None
+        self.forget_layout()
         with self.transaction():
             layout = vector_layout(self.conn)
             self.conn.execute("DELETE FROM meta WHERE key IN (%s, %s)", (META_EMBEDDER_NAME, META_NULL_VECTORS))
