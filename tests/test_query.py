@@ -247,8 +247,8 @@ def test_a_failed_write_leaves_the_matrix_as_it_was(sm):
     def fail(*args, **kwargs):
         raise RuntimeError("refused for the test")
 
-    sm.store.save_version = fail  # after the rows and index entries were written
+    sm.store.save_versions = fail  # after the rows and index entries were written
     with pytest.raises(Exception):
         sm.register(bad)
-    del sm.store.save_version
+    del sm.store.save_versions
     assert sm.store.vector_search(query, 10, ("canonical",)) == before

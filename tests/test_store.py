@@ -129,10 +129,10 @@ def test_failure_inside_the_write_transaction_rolls_back(sm):
     def fail(*args, **kwargs):
         raise ValidationError("skill.version", "refused for the test")
 
-    sm.store.save_version = fail  # runs after the rows were inserted: all of them must be rolled back
+    sm.store.save_versions = fail  # runs after the rows were inserted: all of them must be rolled back
     with pytest.raises(ValidationError, match="refused for the test"):
         sm.register(bad)
-    del sm.store.save_version
+    del sm.store.save_versions
     assert row_counts(sm) == before
     assert sm.get("dependent") is None
 

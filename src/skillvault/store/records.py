@@ -56,11 +56,6 @@ class ReviewRecords:
         return [(at, action) for at, action in rows]
 
     @requires_transaction
-    def save_version(self, skill: Skill) -> None:
-        """Keep a snapshot of ``skill`` under its version number (inside a transaction)."""
-        self.save_versions([skill])
-
-    @requires_transaction
     def save_versions(self, skills: list[Skill]) -> None:
         """Keep a snapshot of each of ``skills`` under its version number, in one statement."""
         now = utc_now().isoformat()

@@ -369,7 +369,7 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites, Store):
                  for pk, item, vector in zip(pks, prepared, vectors)]
             )
             self._index_card(skill, getattr(prepared, "card", None))
-            self.save_version(skill)
+            self.save_versions([skill])
         if touches_index:  # drafts are not in the search indexes
             self._tracker.touched()
 

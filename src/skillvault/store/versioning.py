@@ -17,7 +17,7 @@ def settle_version(store, skill: Skill, previous: Optional[tuple], kept: int) ->
     merging into a draft never loses text.
 
     Args:
-        store: the store being written (its ``get_skill`` and ``save_version`` are used).
+        store: the store being written (its ``get_skill`` and ``save_versions`` are used).
         skill: the skill about to be written.
         previous: ``(version, status, author)`` of the stored skill with this id, or None.
         kept: the highest kept snapshot version of this id (0 if none).
@@ -29,7 +29,7 @@ def settle_version(store, skill: Skill, previous: Optional[tuple], kept: int) ->
         if previous[1] == Status.DRAFT:
             old = store.get_skill(skill.id)
             old.version = max(old.version, kept + 1)
-            store.save_version(old)
+            store.save_versions([old])
             kept = old.version
         skill.version = max(previous[0], kept) + 1
     elif previous is None and skill.version <= kept:

@@ -46,11 +46,6 @@ class PgRecords:
             (skill_id_prefix, list(actions))).fetchall()]
 
     @requires_transaction
-    def save_version(self, skill: Skill) -> None:
-        """Keep a snapshot of ``skill`` under its version number (inside a transaction)."""
-        self.save_versions([skill])
-
-    @requires_transaction
     def save_versions(self, skills: list[Skill]) -> None:
         """Keep a snapshot of each of ``skills`` under its version number."""
         now = utc_now().isoformat()

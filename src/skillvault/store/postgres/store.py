@@ -315,7 +315,7 @@ class PostgresStore(PgSearch, PgReads, PgRecords, Store):
             [(pk, np.asarray(item.vector, dtype=np.float32)) for pk, item in zip(pks, prepared)])
         if skill.status != Status.DRAFT:
             self._index_card(skill, getattr(prepared, "card", None))
-            self.save_version(skill)
+            self.save_versions([skill])
         if skill.status != Status.DRAFT or (previous is not None and previous[1] != Status.DRAFT):
             self._bump_generation()
 
