@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import copy
 import hashlib
+import itertools
 import multiprocessing
 import random
 import shutil
@@ -59,19 +60,23 @@ def embed(text: str) -> np.ndarray:
     return vector
 
 
-def make_skills(count: int, vocabulary: list[str], seed: int = 1, prefix: str = "s") -> list:
+def generate_skills(vocabulary: list[str], seed: int = 1, prefix: str = "s") -> Iterator:
+    """Yield skills of :data:`CHUNKS_PER_SKILL` chunks of Zipf-sampled words, without end."""
     from skillvault.models import Chunk, Skill
 
     rng = random.Random(seed)
     weights = [1 / (rank + 1) for rank in range(len(vocabulary))]
-    skills = []
-    for number in range(count):
+    for number in itertools.count():
         skill_id = f"{prefix}{number:06d}"
         chunks = [Chunk(id=f"{skill_id}::{i}", section=f"part {i}",
                         content=" ".join(rng.choices(vocabulary, weights, k=rng.randint(20, 60))))
                   for i in range(CHUNKS_PER_SKILL)]
-        skills.append(Skill(id=skill_id, name=" ".join(rng.choices(vocabulary, k=3)), chunks=chunks))
-    return skills
+        yield Skill(id=skill_id, name=" ".join(rng.choices(vocabulary, k=3)), chunks=chunks)
+
+
+def make_skills(count: int, vocabulary: list[str], seed: int = 1, prefix: str = "s") -> list:
+    """The first ``count`` skills of :func:`generate_skills`."""
+    return list(itertools.islice(generate_skills(vocabulary, seed, prefix), count))
 
 
 def queries(count: int, vocabulary: list[str]) -> list[str]:
@@ -127,16 +132,19 @@ def time_queries(path: str, texts: list[str]) -> tuple[float, float]:
     return statistics.median(times), times[int(len(times) * 0.95) - 1]
 
 
-def client(url: str, number: int, seconds: float, texts: list[str], vocabulary: list[str], results) -> None:
-    """One client process: a mix of queries, usage records and new skills for ``seconds``."""
+def client(url: str, number: int, seconds: float, texts: list[str], vocabulary: list[str], start, results) -> None:
+    """One client process: connects and warms up, waits for every client at ``start``, then
+    runs a mix of queries, usage records and new skills for ``seconds``."""
     from skillvault import SkillManager
 
     done = errors = 0
     first_error = ""
     rng = random.Random(number)
-    new = iter(make_skills(100_000, vocabulary, seed=1000 + number, prefix=f"c{number}-"))
+    new = generate_skills(vocabulary, seed=1000 + number, prefix=f"c{number}-")
     try:
         with SkillManager(url, embed_fn=embed, auto_promote=None) as sm:
+            sm.query(texts[0], budget=2000)  # connect and warm caches outside the timed window
+            start.wait(timeout=600)
             deadline = time.perf_counter() + seconds
             while time.perf_counter() < deadline:
                 roll = rng.random()
@@ -152,27 +160,28 @@ def client(url: str, number: int, seconds: float, texts: list[str], vocabulary: 
                     errors += 1
                     first_error = first_error or traceback.format_exc(limit=3)
     except Exception:  # noqa: BLE001
+        start.abort()  # the other clients stop waiting (and report a broken barrier)
         errors += 1
         first_error = first_error or traceback.format_exc(limit=3)
     results.put((done, errors, first_error))
 
 
 def run_clients(url: str, clients: int, seconds: float, texts: list[str], vocabulary: list[str]) -> tuple[float, int]:
+    """Run ``clients`` processes at once; return operations per second of the timed window, and errors."""
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
-    processes = [context.Process(target=client, args=(url, n, seconds, texts, vocabulary, results))
+    start = context.Barrier(clients)
+    processes = [context.Process(target=client, args=(url, n, seconds, texts, vocabulary, start, results))
                  for n in range(clients)]
-    started = time.perf_counter()
     for process in processes:
         process.start()
     outcomes = [results.get(timeout=seconds + 600) for _ in processes]
     for process in processes:
         process.join()
-    elapsed = time.perf_counter() - started
     for _done, _errors, error in outcomes:
         if error:
             print(error, file=sys.stderr)
-    return sum(done for done, _e, _x in outcomes) / elapsed, sum(errors for _d, errors, _x in outcomes)
+    return sum(done for done, _e, _x in outcomes) / seconds, sum(errors for _d, errors, _x in outcomes)
 
 
 def main() -> int:

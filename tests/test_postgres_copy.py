@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
@@ -72,6 +73,9 @@ def test_round_trip_sqlite_postgres_sqlite_keeps_everything(tmp_path, pg_url):
     assert on_postgres == original and returned == original
     assert counts == original["counts"] and counts["skills"] == 4 and counts["versions"] >= 4
     assert progress[-1][0] == progress[-1][1] > 0 and all(d <= t for d, t in progress)
+    with psycopg.connect(pg_url) as conn:  # the planner was told what the copy wrote
+        assert conn.execute("SELECT reltuples FROM pg_class WHERE oid = 'chunks'::regclass").fetchone()[0] \
+            == counts["chunks"]
     # the copies answer like the source; no stored text is embedded again
     for path in (pg_url, back):
         with SkillManager(path, embed_fn=embed) as sm:

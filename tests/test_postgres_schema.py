@@ -49,6 +49,24 @@ def test_migrations_create_every_table_once_and_are_idempotent(pg_url):
     assert unsecured == []
 
 
+def test_the_searchable_chunk_count_is_kept_by_triggers_and_set_when_migrating(pg_url):
+    conn = open_library(pg_url)
+    count = lambda: int(conn.execute("SELECT value FROM meta WHERE key = 'searchable_chunks'").fetchone()[0])  # noqa: E731
+    add_skill(conn, "a", chunks=[("s", "alpha", axis(0)), ("t", "beta", axis(1))])
+    bulk_chunks(conn, "b", "canonical", ["x"] * 5, np.eye(8, dtype=np.float32)[:5])  # COPY counts too
+    add_skill(conn, "d", status="draft", chunks=[("s", "draft", axis(2))])  # drafts are not searched
+    assert count() == 7
+    conn.execute("DELETE FROM chunks WHERE skill_id = 'a'")  # vectors go by cascade
+    assert count() == 5
+    # A library made before the triggers (schema version 5) gets the count when it migrates.
+    conn.execute("DROP FUNCTION count_searchable_chunks() CASCADE")
+    conn.execute("DELETE FROM meta WHERE key = 'searchable_chunks'")
+    conn.execute("DELETE FROM schema_version WHERE version = 6")
+    assert migrate(conn) == len(MIGRATIONS) and count() == 5
+    conn.execute("TRUNCATE chunk_vectors")
+    assert count() == 0
+
+
 def test_a_newer_schema_is_refused(pg_url):
     conn = open_library(pg_url, dim=None)
     conn.execute("INSERT INTO schema_version(version) VALUES (%s)", (len(MIGRATIONS) + 1,))
@@ -95,7 +113,7 @@ def test_vector_width_is_recorded_and_another_refused(pg_url):
     layout = ensure_vector_columns(conn, 8, "test-embedder")
     assert (layout.dim, layout.index) == (8, "hnsw")
     meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-    assert meta == {"embedder_dim": "8", "embedder_name": "test-embedder"}
+    assert meta == {"embedder_dim": "8", "embedder_name": "test-embedder", "searchable_chunks": "0"}
     types = dict(conn.execute("SELECT attrelid::regclass::text, format_type(atttypid, atttypmod) FROM pg_attribute "
                               "WHERE attname = 'embedding' AND attrelid::regclass::text IN "
                               "('chunk_vectors', 'draft_vectors', 'skill_cards', 'embedding_cache')").fetchall())

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import traceback
 from urllib.parse import quote
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from skillvault import SkillManager
 from skillvault import reindex as skillvault_reindex
 from skillvault.cli.app import app
-from skillvault.errors import NotFoundError, SkillPermissionError, ValidationError
+from skillvault.errors import DatabaseBusyError, NotFoundError, SkillPermissionError, ValidationError
 from skillvault.library import prepare
 from skillvault.models import Skill
 
@@ -81,6 +83,44 @@ def test_many_processes_writing_and_approving_lose_nothing_and_approve_once(pg_u
         assert sum(e["action"] == "approve" for e in sm.history("shared")) == 1
         pks = sm.store.all_chunk_pks()
         assert len(pks) == len(set(pks)) == sum(len(s.chunks) for s in sm.list())
+
+
+def test_queries_count_usage_while_a_writer_holds_the_write_lock(pg_url):
+    """A query's usage count is an upsert: it must not queue behind a long write (a register,
+    an approval) the way writes queue behind each other."""
+    with SkillManager(pg_url, embed_fn=word_vector, auto_promote=None) as writer, \
+            SkillManager(pg_url, embed_fn=word_vector, auto_promote=None) as reader:
+        writer.register(make_skill("git", ("Rebase", "git rebase main keeps history linear")))
+        reader.store.conn.execute("SET lock_timeout = '2s'")
+        with writer.store.transaction():  # holds the write lock until the block ends
+            assert "git rebase main" in reader.query("git rebase", budget=200)
+            reader.record_usage("git", helpful=True)
+            with pytest.raises(DatabaseBusyError):  # a real write still waits for the lock
+                reader.register(make_skill("other", ("Body", "another skill")))
+        assert reader.usage("git")["uses"] == 2 and reader.usage("git")["helpful"] == 1
+        assert reader.get("other") is None
+
+
+def test_a_bulk_write_leaves_statistics_that_let_queries_walk_the_hnsw_index(pg_url):
+    """A freshly filled table has no statistics; the planner then guessed a handful of rows
+    and scanned every vector. register_many refreshes them (copy and import write in bulk too)."""
+    from skillvault.store.postgres.search import _candidates_sql
+
+    topics = ["deploy", "rollback", "cache", "index", "review", "draft", "hook", "queue", "token", "retry"]
+    skills = [make_skill(f"bulk-{i}", *[(f"Part {j}", f"{topics[(i + j) % 10]} note {i} {j}") for j in range(5)])
+              for i in range(600)]
+    narrow = functools.partial(word_vector, dim=64)  # pgvector indexes up to 2,000 dimensions (4,000 as halfvec)
+    with SkillManager(pg_url, embed_fn=narrow, auto_promote=None) as sm:
+        sm.register_many(skills)
+        conn = sm.store.conn
+        assert conn.execute("SELECT reltuples FROM pg_class WHERE oid = 'chunks'::regclass").fetchone()[0] == 3000
+        params = {"vector": np.asarray(narrow("cache retry"), dtype=np.float32), "text": "(cache) | (retry)",
+                  "statuses": ["canonical"], "k": 50}
+        plan = "\n".join(row[0] for row in conn.execute(
+            "EXPLAIN " + _candidates_sql(sm.store._layout(), True), params).fetchall())
+        assert "Index Scan using chunk_vectors_hnsw" in plan
+        sm.register(make_skill("one-more", ("Body", "cache retry once more")))  # a small write: no ANALYZE
+        assert conn.execute("SELECT reltuples FROM pg_class WHERE oid = 'chunks'::regclass").fetchone()[0] == 3000
 
 
 @pytest.fixture

@@ -91,6 +91,7 @@ def _copy(src, dst, force: bool, progress: Optional[Progress]) -> dict:
                                    if copied[name] != expected[name])
                 raise CopyMismatchError(f"the copy of {src.path} into {dst.path} does not match its source ({differ}); "
                                         "nothing was kept")
+    dst.refresh_statistics(copied["chunks"])
     if progress:
         progress(total, total)
     return copied

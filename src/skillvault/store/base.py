@@ -112,6 +112,16 @@ class Store(ABC):
     def snapshot(self) -> ContextManager[None]:
         """Run the block's reads against one consistent state of the library."""
 
+    def refresh_statistics(self, chunks_written: int) -> None:
+        """Tell the query planner about many rows just written (after a bulk write commits).
+
+        The default does nothing: SQLite's statements here do not depend on table
+        statistics. A server whose planner does (PostgreSQL) refreshes them.
+
+        Args:
+            chunks_written: how many chunks the bulk write added or replaced.
+        """
+
     @abstractmethod
     def backup(self, dest: str, progress: Optional[Progress] = None) -> None:
         """Copy the whole library to ``dest`` (one consistent state), reporting

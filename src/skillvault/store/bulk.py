@@ -78,7 +78,8 @@ class BulkWrites:
         self, items: list, embedder_name: str, actor: str = "human", action: str = "register",
         batch_chunks: Optional[int] = None, progress: Optional[Callable[[int, int], None]] = None,
     ) -> dict[int, ValidationError]:
-        """Write ``(skill, prepared)`` pairs in order, ~``batch_chunks`` chunks per transaction.
+        """Write ``(skill, prepared)`` pairs in order, ~``batch_chunks`` chunks per transaction,
+        then :meth:`~.base.Store.refresh_statistics`.
 
         Each skill is atomic: one the store refuses (a chunk id another skill owns, a
         version past the limit) is left out and the others are written. The same id
@@ -105,6 +106,7 @@ class BulkWrites:
                 refused.update(self.write_skills(items[start:stop], embedder_name, actor, action, offset=start))
             if progress:
                 progress(stop, len(items))
+        self.refresh_statistics(sum(len(prepared) for _skill, prepared in items))
         return refused
 
     @requires_transaction

@@ -75,12 +75,14 @@ class PgRecords:
         table = "agent_usage" if self.agent else "usage"
         conflict = "(skill_id, agent)" if self.agent else "(skill_id)"
         now = utc_now().isoformat()
-        with self.draft_transaction():
+        # Counting is an upsert per skill, safe without the write lock that would queue every
+        # query behind a writer; sorted ids take row locks in one order, so two counts cannot deadlock.
+        with self._counting():
             self.conn.cursor().executemany(
                 f"""INSERT INTO {table} AS t (skill_id, uses, helpful, unhelpful, last_used) VALUES (%s, 1, %s, %s, %s)
                     ON CONFLICT {conflict} DO UPDATE SET uses = t.uses + 1, helpful = t.helpful + excluded.helpful,
                       unhelpful = t.unhelpful + excluded.unhelpful, last_used = excluded.last_used""",
-                [(skill_id, int(helpful is True), int(helpful is False), now) for skill_id in skill_ids])
+                [(skill_id, int(helpful is True), int(helpful is False), now) for skill_id in sorted(skill_ids)])
             if note:
                 actor = "agent" if self.agent else "human"
                 self.conn.cursor().executemany(

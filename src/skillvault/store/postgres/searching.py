@@ -14,6 +14,7 @@ from typing import Optional
 import numpy as np
 
 from ..cards import CardFields
+from .migrations import META_SEARCHABLE_CHUNKS
 from .search import candidates
 from .vectors import to_array, vector_layout
 
@@ -163,12 +164,8 @@ class PgSearch:
         return {term: known[term] for term in terms if known[term]}
 
     def indexed_chunk_count(self) -> int:
-        """Return the number of searchable (non-draft) chunks, remembered until the library changes."""
-        generation = self._generation()
-        memo = getattr(self, "_count_memo", None)
-        if memo is None or memo[0] != generation:
-            memo = self._count_memo = (generation, self.conn.execute("SELECT count(*) FROM chunk_vectors").fetchone()[0])
-        return memo[1]
+        """Return the number of searchable (non-draft) chunks (kept in ``meta`` by triggers)."""
+        return int(self.get_meta(META_SEARCHABLE_CHUNKS) or 0)
 
     def rebuild_vector_index(self, progress=None) -> None:
         """Rebuild the server's HNSW index of chunk vectors (``REINDEX``); no-op without one."""
