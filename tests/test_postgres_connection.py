@@ -121,3 +121,19 @@ def test_url_helpers():
     assert check_url("postgresql://u@h:5433/db")["port"] == "5433"
     assert describe(f"postgresql://u:{SECRET}@h:5433/db?sslmode=require") == "postgresql://u@h:5433/db"
     assert translate(ValueError("x"), None) is None
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    (f"postgresql://u:{SECRET}@h:5433/db", "postgresql://u@h:5433/db"),
+    (f"postgresql://u@h/db?password={SECRET}&sslmode=require", "postgresql://u@h/db"),
+    (f"postgresql://postgres:{SECRET}@/bench?host=%2Ftmp%2Fx", "postgresql://postgres@/bench?host=/tmp/x"),
+    (f"postgresql://postgres@/bench?host=/tmp/x&port=5433&password={SECRET}",
+     "postgresql://postgres@/bench?host=/tmp/x&port=5433"),
+    (f"postgres://u:{SECRET}@h1,h2:5433/db", "postgresql://u@h1,h2:5433/db"),
+    (f"postgresql://u:{SECRET}@[::1]:5432/db", "postgresql://u@[::1]:5432/db"),
+    (f"postgresql://u:{SECRET}@[::1/db", "the PostgreSQL URL"),
+])
+def test_describe_names_the_database_without_its_password(url, shown):
+    assert describe(url) == shown
+    if "?host=" in shown:  # what is shown of a socket URL still opens the same database
+        assert conninfo_to_dict(shown) == {k: v for k, v in conninfo_to_dict(url).items() if k != "password"}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import json
 import multiprocessing
 import traceback
 from urllib.parse import quote
 
 import numpy as np
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 from typer.testing import CliRunner
 
 from skillvault import SkillManager
@@ -253,3 +255,43 @@ def test_reindex_with_a_wider_embedder_retypes_the_vectors(db_path):
         assert sm.store.integrity_check() == ["ok"]
         approved = sm.approve("draft::d")  # its draft vectors were re-embedded too
         assert sm.search("kubernetes pods restart")[0].skill_id == approved
+
+
+URL_SECRET = "pw4skillvault7"
+
+
+@pytest.mark.parametrize("where", ["userinfo", "query"])
+def test_cli_shows_the_library_url_without_its_password(pg_server, db_path, openai_standin, tmp_path, where):
+    # the superuser logs in by socket trust, so the server ignores this password (the agent test uses a real one)
+    name = conninfo_to_dict(db_path)["dbname"]
+    url = pg_server.url(name, password=URL_SECRET) if where == "userinfo" else f"{db_path}&password={URL_SECRET}"
+    shown = f"postgresql://postgres@/{name}?host={pg_server.socket_dir}"
+    env = {"NO_COLOR": "1", "COLUMNS": "500", **embed_env(openai_standin.base_url)}
+    texts = [["init", "--postgres", url], ["--db", url, "init"], ["--db", url, "stats"], ["--db", url, "doctor"],
+             ["--db", url, "reindex"], ["--db", url, "backup", str(tmp_path / "text.db")]]
+    jsons = [["init", "--postgres", url, "--json"], ["--db", url, "init", "--json"], ["--db", url, "reindex", "--json"],
+             ["--db", url, "backup", str(tmp_path / "json.db"), "--json"]]
+    for args in texts:  # (the stats table may cut its title short: the socket folder is long)
+        assert f"postgresql://postgres@/{name}?host=" in _run_without(URL_SECRET, args, env).output, args
+    for args in jsons:
+        assert json.loads(_run_without(URL_SECRET, args, env).stdout)["db"] == shown, args
+    doctor = json.loads(_run_without(URL_SECRET, ["doctor", "--json"], {**env, "SKILLVAULT_DB": url}).stdout)
+    assert {"name": "Database", "value": shown, "ok": True} in doctor["checks"]
+    _run_without(URL_SECRET, ["stats", "--json"], {**env, "SKILLVAULT_DB": url})
+
+
+def test_cli_in_agent_mode_hides_the_agent_roles_password(agent_path, openai_standin):
+    env = {"NO_COLOR": "1", "COLUMNS": "500", **embed_env(openai_standin.base_url)}
+    name = conninfo_to_dict(agent_path)["dbname"]
+    for args in (["stats"], ["doctor"], ["doctor", "--json"]):
+        result = _run_without(AGENT_PASSWORD, ["--db", agent_path, "--agent", *args], env)
+        assert f"postgresql://{AGENT_ROLE}@/{name}?host=" in result.output, args
+        assert quote(AGENT_PASSWORD, safe="") not in result.output
+
+
+def _run_without(secret: str, args: list[str], env: dict):
+    """Run the CLI; check that it succeeded and that ``secret`` is in neither stdout nor stderr."""
+    result = CliRunner().invoke(app, args, env=env)
+    assert result.exit_code == 0, (args, result.output)
+    assert secret not in result.stdout and secret not in result.stderr, args
+    return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from . import output
+from .session import shown_location
 
 
 def copy(
@@ -17,8 +18,6 @@ def copy(
 ) -> None:
     """Copy a whole library SQLite <-> PostgreSQL: skills, versions, audit log, usage, vectors (no re-embedding)."""
     from ..copying import copy_library
-    from ..store.postgres.errors import describe
-    from ..store.postgres.connection import is_postgres_url
 
     settings = ctx.find_root().obj
     with output.progress_bar("Copying") as progress:
@@ -26,6 +25,5 @@ def copy(
     if json_ or settings.json:
         output.emit_json(counts)
         return
-    shown = describe(dest) if is_postgres_url(dest) else dest
     output.note(f"Copied {counts['skills']} skills, {counts['chunks']} chunks with their vectors, {counts['versions']} "
-                f"versions and {counts['audit']} audit entries to {shown} (counts checked).")
+                f"versions and {counts['audit']} audit entries to {shown_location(dest)} (counts checked).")

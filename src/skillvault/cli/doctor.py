@@ -10,7 +10,7 @@ import importlib.util
 import platform
 import sys
 
-from .session import Settings
+from .session import Settings, shown_location
 
 
 def _check(name: str, value: object, ok: bool = True) -> dict:
@@ -64,12 +64,11 @@ def _database_checks(settings: Settings) -> list[dict]:
 
     db = settings.db
     if is_postgres_url(db):
-        from ..store.postgres.errors import describe
         from ..store.postgres.migrations import MIGRATIONS
 
-        checks = [_check("Database", describe(db))]
+        checks = [_check("Database", shown_location(db))]
     elif not db.exists():
-        return [_check("Database", f"{db}: not found (create it with `skillvault init`)", ok=False)]
+        return [_check("Database", f"{shown_location(db)}: not found (create it with `skillvault init`)", ok=False)]
     else:
         from ..store.migrations import MIGRATIONS
 

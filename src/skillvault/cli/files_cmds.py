@@ -13,6 +13,7 @@ from .common import JsonOption, Status
 from .common import settings_of as _settings
 from .common import wants_json as _json
 from .errors import fail
+from .session import shown_location
 
 commands = typer.Typer()
 
@@ -50,20 +51,21 @@ def init(
         if agent_role is not None:
             sm.store.create_agent_role(agent_role, _agent_password())
         stats = sm.stats()
+    shown = shown_location(settings.db)
     if _json(ctx, json_):
-        output.emit_json({"db": str(settings.db), "created": not existed, "skills": stats["skills"],
+        output.emit_json({"db": shown, "created": not existed, "skills": stats["skills"],
                           "schema_version": stats["schema_version"], "embedder": stats["embedder"]["name"],
                           "agent_role": agent_role})
     elif postgres is not None:
-        output.note(f"Ready: {sm.store.path} (schema version {stats['schema_version']}, {stats['skills']} skills, "
+        output.note(f"Ready: {shown} (schema version {stats['schema_version']}, {stats['skills']} skills, "
                     f"embedder {stats['embedder']['name']}).")
         if agent_role is not None:
             output.note(f"Agents log in as {agent_role!r}: give them a URL such as postgresql://{agent_role}@HOST/DB "
                         "(password in PGPASSWORD or ~/.pgpass) and run them with --agent.")
     elif existed:
-        output.note(f"{settings.db} already exists ({stats['skills']} skills, schema version {stats['schema_version']}).")
+        output.note(f"{shown} already exists ({stats['skills']} skills, schema version {stats['schema_version']}).")
     else:
-        output.note(f"Created {settings.db} (schema version {stats['schema_version']}, embedder {stats['embedder']['name']}).")
+        output.note(f"Created {shown} (schema version {stats['schema_version']}, embedder {stats['embedder']['name']}).")
 
 
 def _agent_password() -> str:
@@ -237,9 +239,9 @@ def backup(
     with settings.open() as sm, output.progress_bar(f"Backing up to {dest}") as progress:
         written = sm.backup(dest, progress=progress)
     if _json(ctx, json_):
-        output.emit_json({"db": str(settings.db), "backup": str(written)})
+        output.emit_json({"db": shown_location(settings.db), "backup": str(written)})
     else:
-        output.note(f"Backed up {settings.db} to {written}")
+        output.note(f"Backed up {shown_location(settings.db)} to {written}")
 
 
 @commands.command()
@@ -255,9 +257,9 @@ def reindex(ctx: typer.Context, json_: bool = JsonOption) -> None:
     with output.progress_bar("Re-embedding") as progress:
         count = reindex_db(settings.db, embed_config=settings.embed_config(), progress=progress)
     if _json(ctx, json_):
-        output.emit_json({"db": str(settings.db), "chunks": count})
+        output.emit_json({"db": shown_location(settings.db), "chunks": count})
         return
-    output.note(f"Re-embedded {count} chunk{'s' if count != 1 else ''} in {settings.db}")
+    output.note(f"Re-embedded {count} chunk{'s' if count != 1 else ''} in {shown_location(settings.db)}")
 
 
 @commands.command()

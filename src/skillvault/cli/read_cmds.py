@@ -11,6 +11,7 @@ from . import output
 from .common import MAX_BUDGET, MAX_K, JsonOption, Source, Status
 from .common import settings_of as _settings
 from .common import wants_json as _json
+from .session import shown_location
 
 commands = typer.Typer()
 
@@ -69,7 +70,7 @@ def stats(ctx: typer.Context, json_: bool = JsonOption) -> None:
     if _json(ctx, json_):
         output.emit_json(data)
     else:
-        output.print_stats(data, str(settings.db))
+        output.print_stats(data, shown_location(settings.db))
 
 
 @commands.command()

@@ -13,6 +13,7 @@ from .common import JsonOption
 from .common import settings_of as _settings
 from .common import wants_json as _json
 from .errors import fail
+from .session import shown_location
 
 WEB_MODULES = ("fastapi", "uvicorn", "jinja2", "argon2", "python_multipart")
 
@@ -53,7 +54,7 @@ def serve(
     settings.require_db()
     accounts = Accounts(accounts_path(settings.db))
     if not accounts.users() and not accounts.tokens():
-        output.note(f"No reviewers yet: add one with `skillvault --db {settings.db} users add NAME`.")
+        output.note(f"No reviewers yet: add one with `skillvault --db {shown_location(settings.db)} users add NAME`.")
     if not _is_loopback(host):
         output.note(f"Listening on {host}: plain HTTP; put the console behind TLS before other machines use it.")
     output.note(f"Review console: http://{host if ':' not in host else f'[{host}]'}:{port}/  (API reference: /docs)")

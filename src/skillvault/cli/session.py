@@ -44,6 +44,15 @@ def library_location(value: str):
     return LibraryURL(value) if is_postgres_url(value) else Path(value)
 
 
+def shown_location(db) -> str:
+    """Return a library's location as messages and ``--json`` show it: a PostgreSQL URL
+    without its password (see :func:`~skillvault.store.postgres.errors.describe`), a path as it is."""
+    from ..store.postgres.connection import is_postgres_url
+    from ..store.postgres.errors import describe
+
+    return describe(db) if is_postgres_url(db) else str(db)
+
+
 @dataclass
 class Settings:
     """The global options of one invocation.
@@ -124,7 +133,7 @@ class Settings:
     def require_db(self, create: bool = False) -> None:
         """Fail with a hint when the database file does not exist (unless ``create``)."""
         if not create and str(self.db) != ":memory:" and not self.db.exists():
-            fail(f"no skill library at {self.db}; create one with `skillvault init` "
+            fail(f"no skill library at {shown_location(self.db)}; create one with `skillvault init` "
                  "or point to one with --db PATH / SKILLVAULT_DB")
 
 

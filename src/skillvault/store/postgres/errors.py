@@ -25,7 +25,9 @@ _AUTH_PHRASES = ("password authentication failed", "no password supplied", "auth
 def describe(url: str) -> str:
     """Return ``url`` as shown in messages: ``postgresql://user@host:port/db``, no password.
 
-    A URL that cannot be parsed is shown as ``'the PostgreSQL URL'``.
+    A Unix-socket folder is shown where libpq reads it, in the query string
+    (``postgresql://user@/db?host=/run/postgresql``); no other query parameter is shown
+    (``?password=`` would be one). A URL that cannot be parsed is shown as ``'the PostgreSQL URL'``.
     """
     from psycopg.conninfo import conninfo_to_dict
 
@@ -34,8 +36,19 @@ def describe(url: str) -> str:
     except Exception:  # noqa: BLE001 - a malformed URL is reported by the caller
         return "the PostgreSQL URL"
     user = f"{parts['user']}@" if parts.get("user") else ""
-    port = f":{parts['port']}" if parts.get("port") else ""
-    return f"postgresql://{user}{parts.get('host', '')}{port}/{parts.get('dbname', '')}"
+    host, port = parts.get("host") or parts.get("hostaddr") or "", parts.get("port") or ""
+    if any(name.startswith(("/", "@")) for name in host.split(",")):  # socket folders (or Linux abstract sockets)
+        query = "&".join(f"{key}={value}" for key, value in (("host", host), ("port", port)) if value)
+        return f"postgresql://{user}/{parts.get('dbname', '')}?{query}"
+    return f"postgresql://{user}{_servers(host, port)}/{parts.get('dbname', '')}"
+
+
+def _servers(host: str, port: str) -> str:
+    """``host:port`` of each server (libpq allows a list; an IPv6 address in brackets)."""
+    hosts = host.split(",")
+    ports = port.split(",") if "," in port else [port] * len(hosts)
+    return ",".join((f"[{name}]" if ":" in name else name) + (f":{number}" if number else "")
+                    for name, number in zip(hosts, ports))
 
 
 def translate(exc: BaseException, url: Optional[str]) -> Optional[Exception]:
