@@ -39,7 +39,7 @@ def test_common_words_are_counted_by_their_stem_and_dropped(common_word_library)
     total = store.indexed_chunk_count()
     assert counts["guidance"] == total and counts["running"] == total  # stems 'guidanc', 'run'
     assert 0 < counts["kafka"] < total
-    kept = informative_terms(terms, counts, total)
+    kept = informative_terms(terms, counts, total, store.word_postings_budget)
     assert kept == ["kafka", "consumers"]
     assert "guidance" not in match_expression(kept)
     hits = common_word_library.search("guidance for running kafka consumers", k=3)
@@ -57,15 +57,26 @@ def test_stems_match_the_index_exactly(sm):
     assert porter_stems(sqlite3).stems(["foo_bar"]) == {"foo_bar": None}  # two tokens: no single count
 
 
-def test_a_query_searches_its_rarest_words_within_a_posting_budget(monkeypatch):
-    from skillvault.retrieval import lexical
-
-    monkeypatch.setattr(lexical, "MAX_POSTINGS", 1_000)
+def test_a_query_searches_its_rarest_words_within_a_posting_budget():
     counts = {"checkbox": 40, "field": 600, "default": 500, "type": 900}
     terms = ["field", "type", "checkbox", "default", "unindexed"]
     # total 100k chunks: none is common (5% = 5,000); the rarest fill the budget of 1,000.
-    assert informative_terms(terms, counts, 100_000) == ["checkbox", "default", "unindexed"]
-    assert informative_terms(["type", "field"], counts, 100_000) == ["field"]  # one term always stays
-    assert informative_terms(terms, counts, 100_000) != terms
-    monkeypatch.setattr(lexical, "MAX_POSTINGS", 10_000)
-    assert informative_terms(terms, counts, 100_000) == terms  # a small library keeps every word
+    assert informative_terms(terms, counts, 100_000, 1_000) == ["checkbox", "default", "unindexed"]
+    assert informative_terms(["type", "field"], counts, 100_000, 1_000) == ["field"]  # one term always stays
+    assert informative_terms(terms, counts, 100_000, 10_000) == terms  # a small library keeps every word
+
+
+def test_the_word_search_keeps_to_its_stores_posting_budget(common_word_library):
+    """Each backend sets how many postings one word search may score (PostgreSQL's ts_rank_cd
+    costs more per chunk than FTS5's bm25); the query's rarest word always stays."""
+    from skillvault.retrieval.search import chunk_candidates
+
+    store = common_word_library.store
+    vector = common_word_library.embeddings.embed_query("kafka consumers rebase")
+    wide = chunk_candidates(store, vector, "kafka consumers rebase", 10, ("canonical",))
+    assert wide.match == '"kafka" OR "consumers" OR "rebase"'
+    store.word_postings_budget = 1  # an instance's budget: only the rarest word fits
+    narrow = chunk_candidates(store, vector, "kafka consumers rebase", 10, ("canonical",))
+    counts = store.term_document_counts(["kafka", "consumers", "rebase"])
+    rarest = min(counts, key=counts.get)
+    assert narrow.match == f'"{rarest}"' and narrow.match != wide.match

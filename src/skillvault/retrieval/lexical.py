@@ -8,8 +8,6 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_TERMS = 32
 COMMON_SHARE = 0.05
 COMMON_MIN_DOCS = 200
-#: Most chunks (summed over the query's terms) that one FTS5 search may have to score.
-MAX_POSTINGS = 10_000
 
 # Words too common to say anything about relevance (English; queries in other
 # languages just keep all their words).
@@ -32,20 +30,20 @@ def query_terms(text: str) -> list[str]:
     return terms[:MAX_TERMS]
 
 
-def informative_terms(terms: list[str], document_counts: dict[str, int], total: int) -> list[str]:
+def informative_terms(terms: list[str], document_counts: dict[str, int], total: int, max_postings: int) -> list[str]:
     """Keep the terms worth searching for, in their order.
 
     A word in more than :data:`COMMON_SHARE` of the chunks (and more than
     :data:`COMMON_MIN_DOCS`) adds almost nothing to BM25 but makes FTS5 score every
     chunk holding it; it is treated like a stop word for this library (if no term is
     left, all are kept). Then the rarest terms are kept while the chunks they match add
-    up to at most :data:`MAX_POSTINGS`: FTS5 scores every chunk that matches any term,
+    up to at most ``max_postings`` (the store's budget): FTS5 scores every chunk that matches any term,
     so in a large library a query's cost would otherwise grow with the library, while
     BM25 is decided by the rare words anyway (the rarest term is always kept).
     """
     limit = max(COMMON_SHARE * total, COMMON_MIN_DOCS)
     kept = [term for term in terms if document_counts.get(term, 0) <= limit] or terms
-    budget, chosen = MAX_POSTINGS, set()
+    budget, chosen = max_postings, set()
     for term in sorted(kept, key=lambda t: document_counts.get(t, 0)):
         cost = document_counts.get(term, 0)
         if chosen and cost > budget:

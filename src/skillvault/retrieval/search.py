@@ -75,7 +75,8 @@ def chunk_candidates(
 ) -> Candidates:
     """Run both chunk retrievers once, ``depth`` deep (chunk search and skill ranking share them)."""
     terms = query_terms(query_text)
-    terms = informative_terms(terms, store.term_document_counts(terms), store.indexed_chunk_count())
+    terms = informative_terms(terms, store.term_document_counts(terms), store.indexed_chunk_count(),
+                              store.word_postings_budget)
     match = match_expression(terms)
     vector_hits, lexical_hits = store.hybrid_candidates(query_vector, match, depth, statuses)
     return Candidates(match, vector_hits, lexical_hits)

@@ -75,12 +75,16 @@ class Store(ABC):
         agent: opened with agent rights (read canonical skills, write own drafts and usage).
         read_only: a human's library that could only be opened read-only (writes raise).
         schema_version: the schema version of the library.
+        word_postings_budget: most chunks (summed over a query's words) one word search
+            may have to score; the rarest words are kept within it (see
+            :func:`~skillvault.retrieval.lexical.informative_terms`).
     """
 
     path: str
     agent: bool
     read_only: bool
     schema_version: int
+    word_postings_budget: int = 10_000
 
     # ------------------------------------------------------------------ plumbing
     @abstractmethod
