@@ -23,6 +23,8 @@ from urllib.parse import quote
 from ..errors import DatabaseFileError, ExtensionError
 from .db_errors import translate
 
+#: WAL pages written between automatic checkpoints (see connect()).
+WAL_CHECKPOINT_PAGES = 4_000
 BUSY_TIMEOUT_MS = 5_000
 #: Functions of sqlean's bundled extensions that must never exist on our connections
 #: (one or more per extension that can touch files or run SQL text).
@@ -143,6 +145,11 @@ def connect(path: str, read_only: bool = False) -> tuple[sqlite3.Connection, Dri
         # In WAL mode NORMAL is durable against application crashes and only fsyncs at
         # checkpoints, which keeps small writes (usage counts) off the query path.
         conn.execute("PRAGMA synchronous = NORMAL")
+        # A checkpoint (and its fsync) every 4,000 WAL pages (16 MB) rather than SQLite's
+        # 1,000: a register() rewrites the same vector, FTS5 and index pages, which then
+        # reach the file once per checkpoint. Measured on 250 registers into a 20k-chunk
+        # library, three rounds alternating: 2.14-2.59 ms each at 1,000, 1.72-1.86 at 4,000.
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
     sqlite_version = conn.execute("SELECT sqlite_version()").fetchone()[0]
     return conn, DriverInfo(module.__name__, sqlite_version, vec_version, True, access)
 
