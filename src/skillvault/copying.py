@@ -85,6 +85,7 @@ def _copy(src, dst, force: bool, progress: Optional[Progress]) -> dict:
                     if section in _PROGRESS_SECTIONS and progress:
                         done += len(rows)
                         progress(min(done, total), total)
+            dst_rows.finish(dst, state)
             copied = dst_rows.counts(dst)
             if copied != expected:
                 differ = ", ".join(f"{name} {expected[name]} -> {copied[name]}" for name in expected

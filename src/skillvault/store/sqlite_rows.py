@@ -98,6 +98,11 @@ def clear(store) -> None:
     store._tracker.new_epoch()
 
 
+def finish(store, state: dict) -> None:
+    """End a copy into an SQLite library: nothing to do (its vector index is a cache beside
+    the file, built from the database when a query first needs it)."""
+
+
 def write_section(store, section: str, rows: list[tuple], state: dict) -> None:
     """Write a batch of ``section`` rows into an SQLite library (inside ``store.transaction()``).
 

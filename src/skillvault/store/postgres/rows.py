@@ -13,7 +13,9 @@ import numpy as np
 
 from ..rows import BATCH_ROWS, COPIED_META
 from .store import card_rows
-from .vectors import META_EMBEDDER_DIM, ensure_vector_columns, to_array
+from .vectors import (
+    META_EMBEDDER_DIM, create_vector_indexes, drop_vector_indexes, ensure_vector_columns, to_array, vector_layout,
+)
 
 _READS = {
     "meta": "SELECT key, value FROM meta WHERE key IN ('embedder_name', 'embedder_dim', 'null_vectors') ORDER BY key",
@@ -78,8 +80,19 @@ def clear(store) -> None:
     """Delete everything a copy writes, embedder record and vector width included (inside a transaction)."""
     store.conn.execute("""TRUNCATE skills, chunks, chunk_vectors, draft_vectors, skill_versions, audit_log, usage,
                           agent_usage, usage_notes, skill_cards, skill_files, embedding_cache""")
-    store.conn.execute("DROP INDEX IF EXISTS chunk_vectors_hnsw, skill_cards_hnsw")
+    drop_vector_indexes(store.conn)
     store.conn.execute("DELETE FROM meta WHERE key IN ('embedder_name', 'embedder_dim', 'null_vectors')")
+
+
+def finish(store, state: dict) -> None:
+    """End a copy into a PostgreSQL library (inside its transaction): build the HNSW indexes
+    that :func:`write_section` dropped, over every copied vector at once (measured at 100k
+    384-d vectors: 33 s with the graph in memory, 107 s in 64 MB, ~420 s a vector at a time)."""
+    layout = vector_layout(store.conn)
+    if layout is not None:
+        rows = store.conn.execute("SELECT (SELECT count(*) FROM chunk_vectors) + (SELECT count(*) FROM skill_cards)"
+                                  ).fetchone()[0]
+        create_vector_indexes(store.conn, layout, rows)
 
 
 def write_section(store, section: str, rows: list[tuple], state: dict) -> None:
@@ -94,6 +107,7 @@ def write_section(store, section: str, rows: list[tuple], state: dict) -> None:
         meta.update((key, value) for key, value in rows if key in COPIED_META)
         if META_EMBEDDER_DIM in meta:
             ensure_vector_columns(conn, int(meta[META_EMBEDDER_DIM]), meta.get("embedder_name"))
+            drop_vector_indexes(conn)  # built once the vectors are in: see finish()
         for key in ("embedder_name", "null_vectors"):
             if key in meta:
                 store._set_meta(key, meta[key])

@@ -40,7 +40,7 @@ from .reads import PgReads
 from .records import PgRecords
 from .searching import META_INDEX_GENERATION, PgSearch
 from ..versioning import settle_version
-from .vectors import META_EMBEDDER_DIM, META_EMBEDDER_NAME, ensure_vector_columns, vector_layout
+from .vectors import META_EMBEDDER_DIM, META_EMBEDDER_NAME, drop_vector_indexes, ensure_vector_columns, vector_layout
 
 #: Advisory lock held by every write transaction (see the module docstring).
 WRITE_LOCK_KEY = 0x736B_696C_6C77  # "skillw"
@@ -451,7 +451,7 @@ class PostgresStore(PgSearch, PgReads, PgRecords, Store):
                 for table in ("chunk_vectors", "draft_vectors", "embedding_cache"):
                     self.conn.execute(f"DELETE FROM {table}")
                 self.conn.execute("UPDATE skill_cards SET embedding = NULL, embed_hash = NULL")
-                self.conn.execute("DROP INDEX IF EXISTS chunk_vectors_hnsw, skill_cards_hnsw")
+                drop_vector_indexes(self.conn)
                 self.conn.execute("DELETE FROM meta WHERE key = %s", (META_EMBEDDER_DIM,))
             if dim is None:
                 self._set_meta(META_EMBEDDER_NAME, embedder_name)

@@ -31,6 +31,8 @@ MAX_DIM = 16_000
 VECTOR_TABLES = ("chunk_vectors", "draft_vectors", "skill_cards", "embedding_cache")
 #: Searched by nearest neighbour, so HNSW-indexed.
 INDEXED_TABLES = ("chunk_vectors", "skill_cards")
+#: Most memory (MB) an index build asks the server for (``maintenance_work_mem``).
+BUILD_MEMORY_CAP_MB = 1024
 
 
 @dataclass(frozen=True)
@@ -120,13 +122,37 @@ def _set_width(conn, dim: int, embedder_name: Optional[str]) -> VectorLayout:
     layout = layout_for(dim)
     for table in VECTOR_TABLES:
         conn.execute(f"ALTER TABLE {table} ALTER COLUMN embedding TYPE vector({dim})")
-    if layout.index != "exact":
-        operators = "halfvec_cosine_ops" if layout.index == "hnsw-halfvec" else "vector_cosine_ops"
-        column = f"(embedding::halfvec({dim}))" if layout.index == "hnsw-halfvec" else "embedding"
-        for table in INDEXED_TABLES:
-            conn.execute(f"CREATE INDEX {table}_hnsw ON {table} USING hnsw ({column} {operators})")
+    create_vector_indexes(conn, layout)
     conn.execute("INSERT INTO meta(key, value) VALUES (%s, %s)", (META_EMBEDDER_DIM, str(dim)))
     if embedder_name is not None:
         conn.execute("INSERT INTO meta(key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                      (META_EMBEDDER_NAME, embedder_name))
     return layout
+
+
+def create_vector_indexes(conn, layout: VectorLayout, rows: int = 0) -> None:
+    """Build the HNSW indexes of :data:`INDEXED_TABLES` for ``layout`` (none for exact search).
+
+    Args:
+        rows: vectors already in the tables. A graph built at once is several times
+            faster than one grown a vector at a time, and faster again when it fits in
+            ``maintenance_work_mem``: for this transaction that is raised to the graph's
+            estimated size, up to :data:`BUILD_MEMORY_CAP_MB` (never lowered).
+    """
+    if layout.index == "exact":
+        return
+    if rows:
+        wanted = int(rows * (layout.dim * 4 + 300) * 1.3 / 2**20)
+        current = conn.execute("SELECT setting::bigint / 1024 FROM pg_settings WHERE name = 'maintenance_work_mem'"
+                               ).fetchone()[0]
+        if wanted > current:
+            conn.execute(f"SET LOCAL maintenance_work_mem = '{min(wanted, BUILD_MEMORY_CAP_MB)}MB'")
+    operators = "halfvec_cosine_ops" if layout.index == "hnsw-halfvec" else "vector_cosine_ops"
+    column = f"(embedding::halfvec({layout.dim}))" if layout.index == "hnsw-halfvec" else "embedding"
+    for table in INDEXED_TABLES:
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {table}_hnsw ON {table} USING hnsw ({column} {operators})")
+
+
+def drop_vector_indexes(conn) -> None:
+    """Drop the HNSW indexes (inside a transaction that builds them again, or changes the width)."""
+    conn.execute("DROP INDEX IF EXISTS " + ", ".join(f"{table}_hnsw" for table in INDEXED_TABLES))
