@@ -125,6 +125,20 @@ def test_a_bulk_write_leaves_statistics_that_let_queries_walk_the_hnsw_index(pg_
         assert conn.execute("SELECT reltuples FROM pg_class WHERE oid = 'chunks'::regclass").fetchone()[0] == 3000
 
 
+def test_a_bulk_write_stays_written_when_its_statistics_cannot_be_refreshed(pg_url, caplog):
+    import psycopg
+
+    with SkillManager(pg_url, embed_fn=word_vector, auto_promote=None) as sm, psycopg.connect(pg_url) as other:
+        sm.register(make_skill("first", ("Body", "the first skill")))
+        other.execute("LOCK TABLE chunks IN SHARE UPDATE EXCLUSIVE MODE")  # what ANALYZE needs, held
+        sm.store.conn.execute("SET lock_timeout = '200ms'")
+        with caplog.at_level("WARNING", logger="skillvault"):
+            sm.register_many([make_skill(f"bulk-{i}", ("Body", f"bulk note {i}")) for i in range(5)])
+        other.rollback()
+        assert "could not refresh the planner's statistics" in caplog.text and "autovacuum" in caplog.text
+        assert len(sm.list()) == 6 and "bulk note 3" in sm.query("bulk note 3", budget=200)
+
+
 @pytest.fixture
 def libraries(db_path, agent_path):
     """A human's manager (owner URL) and an agent's (agent role URL) on one PostgreSQL library."""

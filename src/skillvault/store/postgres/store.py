@@ -18,6 +18,7 @@ that is not bound by those policies.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from contextlib import contextmanager
@@ -42,6 +43,7 @@ from .searching import META_INDEX_GENERATION, PgSearch
 from ..versioning import settle_version
 from .vectors import META_EMBEDDER_DIM, META_EMBEDDER_NAME, drop_vector_indexes, ensure_vector_columns, vector_layout
 
+_log = logging.getLogger("skillvault")
 #: Advisory lock held by every write transaction (see the module docstring).
 WRITE_LOCK_KEY = 0x736B_696C_6C77  # "skillw"
 META_NULL_VECTORS = "null_vectors"
@@ -289,8 +291,15 @@ class PostgresStore(PgSearch, PgReads, PgRecords, Store):
             return
         counted = self.conn.execute("SELECT reltuples FROM pg_class WHERE oid = 'chunks'::regclass").fetchone()[0]
         if counted < 0 or chunks_written >= 0.2 * counted:
-            with self._lock, self.conn.transaction():
-                self.conn.execute("ANALYZE skills, chunks, chunk_vectors, skill_cards")
+            import psycopg
+
+            try:
+                with self._lock, self.conn.transaction():
+                    self.conn.execute("ANALYZE skills, chunks, chunk_vectors, skill_cards")
+            except psycopg.Error as exc:  # the write is committed; only planning is worse until autovacuum
+                _log.warning("skillvault could not refresh the planner's statistics of %s after a bulk write "
+                             "(%s); queries may be slow until autovacuum analyzes the tables",
+                             self.path, translate(exc, self.url) or exc)
 
     @requires_transaction
     def write_skills(self, items: list, embedder_name: str, actor: str, action: str, offset: int = 0,
