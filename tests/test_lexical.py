@@ -80,3 +80,23 @@ def test_the_word_search_keeps_to_its_stores_posting_budget(common_word_library)
     counts = store.term_document_counts(["kafka", "consumers", "rebase"])
     rarest = min(counts, key=counts.get)
     assert narrow.match == f'"{rarest}"' and narrow.match != wide.match
+
+
+def test_when_every_word_is_common_the_rarest_is_chosen_by_exact_counts(sm):
+    """Counting a common word may stop early (past the common limit; PostgreSQL does); when
+    every word of a query is common, the rarest must still be told apart."""
+    from skillvault.retrieval.search import chunk_candidates
+
+    chunks = COMMON_MIN_DOCS + 60  # "alpha" in every chunk, "beta" in all but 30: both common
+    texts = [f"alpha {'beta ' if n >= 30 else ''}filler number {n}" for n in range(chunks)]
+    sm.register_many([make_skill(f"s{i}", *[(f"P{j}", texts[i * 5 + j]) for j in range(5)])
+                      for i in range(chunks // 5)])
+    store = sm.store
+    store.word_postings_budget = chunks - 20  # room for the rarer word only
+    vector = sm.embeddings.embed_query("alpha beta")
+    assert chunk_candidates(store, vector, "alpha beta", 10, ("canonical",)).match == '"beta"'
+    capped = store.term_document_counts(["alpha", "beta", "filler"], at_most=COMMON_MIN_DOCS)
+    assert all(capped[word] > COMMON_MIN_DOCS for word in ("alpha", "beta", "filler"))
+    assert store.term_document_counts(["alpha", "beta"]) == {"alpha": chunks, "beta": chunks - 30}
+    assert store.term_document_counts(["filler"]) == {"filler": chunks}  # past its cap once: counted again
+    assert store.term_document_counts(["number"], at_most=10 * chunks) == {"number": chunks}

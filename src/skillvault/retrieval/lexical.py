@@ -30,6 +30,12 @@ def query_terms(text: str) -> list[str]:
     return terms[:MAX_TERMS]
 
 
+def common_limit(total: int) -> int:
+    """Chunks a word may appear in before it counts as common in a library of ``total``
+    searchable chunks (:data:`COMMON_SHARE` of them, at least :data:`COMMON_MIN_DOCS`)."""
+    return int(max(COMMON_SHARE * total, COMMON_MIN_DOCS))
+
+
 def informative_terms(terms: list[str], document_counts: dict[str, int], total: int, max_postings: int) -> list[str]:
     """Keep the terms worth searching for, in their order.
 
@@ -41,7 +47,7 @@ def informative_terms(terms: list[str], document_counts: dict[str, int], total: 
     so in a large library a query's cost would otherwise grow with the library, while
     BM25 is decided by the rare words anyway (the rarest term is always kept).
     """
-    limit = max(COMMON_SHARE * total, COMMON_MIN_DOCS)
+    limit = common_limit(total)
     kept = [term for term in terms if document_counts.get(term, 0) <= limit] or terms
     budget, chosen = max_postings, set()
     for term in sorted(kept, key=lambda t: document_counts.get(t, 0)):

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..models import Chunk, Status
 from ..store import Store, StoredChunk
-from .lexical import informative_terms, match_expression, query_terms
+from .lexical import common_limit, informative_terms, match_expression, query_terms
 from .relevance import RelevanceFloor
 
 #: The RRF constant of Cormack et al. (2009): damps the weight of the top ranks.
@@ -75,8 +75,12 @@ def chunk_candidates(
 ) -> Candidates:
     """Run both chunk retrievers once, ``depth`` deep (chunk search and skill ranking share them)."""
     terms = query_terms(query_text)
-    terms = informative_terms(terms, store.term_document_counts(terms), store.indexed_chunk_count(),
-                              store.word_postings_budget)
+    total = store.indexed_chunk_count()
+    limit = common_limit(total)
+    counts = store.term_document_counts(terms, at_most=limit)  # past the limit a word is common: no need to count on
+    if terms and all(counts.get(term, 0) > limit for term in terms):
+        counts = store.term_document_counts(terms)  # every word is common: the rarest is kept, by exact counts
+    terms = informative_terms(terms, counts, total, store.word_postings_budget)
     match = match_expression(terms)
     vector_hits, lexical_hits = store.hybrid_candidates(query_vector, match, depth, statuses)
     return Candidates(match, vector_hits, lexical_hits)

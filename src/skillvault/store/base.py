@@ -401,8 +401,13 @@ class Store(ABC):
         """Return the cosine similarity of ``query`` to each given (indexed) chunk."""
 
     @abstractmethod
-    def term_document_counts(self, terms: list[str]) -> dict[str, int]:
-        """Return how many indexed chunks contain each term (terms not indexed left out)."""
+    def term_document_counts(self, terms: list[str], at_most: Optional[int] = None) -> dict[str, int]:
+        """Return how many indexed chunks contain each term (terms not indexed left out).
+
+        Args:
+            at_most: counts above it may be given as any number above it (a backend
+                whose counting costs as much as the matches may stop there).
+        """
 
     @abstractmethod
     def indexed_chunk_count(self) -> int:

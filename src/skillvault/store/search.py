@@ -81,11 +81,12 @@ class SearchIndex:
         ).fetchall()
         return [(int(pk), float(score)) for pk, score in rows]
 
-    def term_document_counts(self, terms: list[str]) -> dict[str, int]:
+    def term_document_counts(self, terms: list[str], at_most: Optional[int] = None) -> dict[str, int]:
         """Return how many indexed chunks contain each term (terms not indexed are left out).
 
         Terms are stemmed as the index stems them first ("guidance" is counted as
-        "guidanc"); a word FTS5 splits into several tokens has no count.
+        "guidanc"); a word FTS5 splits into several tokens has no count. Counts are
+        exact whatever ``at_most`` says: FTS5's vocabulary table holds them.
         """
         if not terms:
             return {}

@@ -36,6 +36,15 @@ def tsquery_text(match: str) -> str:
     return " | ".join(terms)
 
 
+def _answers(entry: Optional[tuple[int, Optional[int]]], at_most: Optional[int]) -> bool:
+    """Whether a remembered ``(count, cap)`` answers a question asked with ``at_most``: an
+    exact count always does; one that went past a cap does if no more is asked now."""
+    if entry is None:
+        return False
+    _count, cap = entry
+    return cap is None or (at_most is not None and at_most <= cap)
+
+
 class PgSearch:
     """Vector and word search over the chunks of non-draft skills, skill vectors and cards."""
 
@@ -140,13 +149,18 @@ class PgSearch:
     def _generation(self) -> Optional[str]:
         return self.get_meta(META_INDEX_GENERATION)
 
-    def term_document_counts(self, terms: list[str]) -> dict[str, int]:
+    def term_document_counts(self, terms: list[str], at_most: Optional[int] = None) -> dict[str, int]:
         """Return how many chunks contain each term (terms in none are left out).
 
         Counted through the GIN index (a draft's chunks count too: the retrieval layer
         needs the rough share of chunks holding a word) and remembered while the library's
         size stays within 10% of what it was when they were counted, as on SQLite: with
         many writers, counting again after every write made each query count every word.
+
+        Args:
+            at_most: counting a word stops past it (the word is then given as
+                ``at_most + 1``): a word in 98k of 100k chunks took ~100 ms to count,
+                7 ms to find in more than 5,000 (one in 19k: 80 ms against 24 ms).
         """
         if not terms:
             return {}
@@ -154,14 +168,18 @@ class PgSearch:
         memo = getattr(self, "_term_memo", None)
         if memo is None or abs(size - memo[0]) > 0.1 * max(memo[0], 1) or len(memo[1]) > TERM_COUNT_MEMO:
             memo = self._term_memo = (size, {})
-        known = memo[1]
-        missing = [term for term in dict.fromkeys(terms) if term not in known]
+        known = memo[1]  # term -> (count, the cap it went past, or None when exact)
+        missing = [term for term in dict.fromkeys(terms) if not _answers(known.get(term), at_most)]
         queries = [tsquery_text(f'"{term}"') for term in missing]
         counted = dict(self.conn.execute(
-            """SELECT q, (SELECT count(*) FROM chunks WHERE words @@ to_tsquery('english', q))
-               FROM unnest(%s::text[]) AS q WHERE q <> ''""", (queries,)).fetchall()) if missing else {}
-        known.update((term, counted.get(query, 0)) for term, query in zip(missing, queries))
-        return {term: known[term] for term in terms if known[term]}
+            """SELECT q, (SELECT count(*) FROM (SELECT 1 FROM chunks WHERE words @@ to_tsquery('english', q)
+                                                LIMIT %s) hit)
+               FROM unnest(%s::text[]) AS q WHERE q <> ''""",
+            (None if at_most is None else at_most + 1, queries)).fetchall()) if missing else {}
+        for term, query in zip(missing, queries):
+            count = counted.get(query, 0)
+            known[term] = (count, at_most if at_most is not None and count > at_most else None)
+        return {term: known[term][0] for term in terms if known[term][0]}
 
     def indexed_chunk_count(self) -> int:
         """Return the number of searchable (non-draft) chunks (kept in ``meta`` by triggers)."""
