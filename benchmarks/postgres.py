@@ -5,7 +5,9 @@ Fills an SQLite file and a PostgreSQL database with the same ``--chunks`` chunks
 of 5 chunks of English-like text; 384-d vectors from a word-hashing ``embed_fn``, so no
 model is timed), then
 
-* times ``query(text, budget=2000)`` on each (p50 / p95 over ``--queries`` queries), and
+* times ``query(text, budget=2000)`` on each (p50 / p95 over ``--queries`` queries),
+* times ``skillvault copy`` of the SQLite library into a second, empty PostgreSQL
+  database (embedded server only), and
 * runs ``--clients`` processes against PostgreSQL for ``--seconds`` each: 80% queries,
   10% usage records, 10% new skills; reports operations per second and errors (which
   must be zero).
@@ -85,10 +87,11 @@ def queries(count: int, vocabulary: list[str]) -> list[str]:
 
 
 @contextmanager
-def server(url: Optional[str]) -> Iterator[str]:
-    """Yield a database URL: ``url``, or a new database on a throwaway embedded server."""
+def server(url: Optional[str]) -> Iterator[tuple[str, Optional[str]]]:
+    """Yield ``(database URL, URL of a second empty database or None)``: ``url`` (and no
+    second one), or two new databases on a throwaway embedded server."""
     if url:
-        yield url
+        yield url, None
         return
     import warnings
 
@@ -103,7 +106,9 @@ def server(url: Optional[str]) -> Iterator[str]:
     try:
         with psycopg.connect(pg.get_uri(), autocommit=True) as conn:
             conn.execute("CREATE DATABASE bench")
-        yield f"postgresql://postgres@/bench?host={quote(str(pg.get_postmaster_info().socket_dir), safe='')}"
+            conn.execute("CREATE DATABASE bench_copy")
+        socket = quote(str(pg.get_postmaster_info().socket_dir), safe="")
+        yield (f"postgresql://postgres@/bench?host={socket}", f"postgresql://postgres@/bench_copy?host={socket}")
     finally:
         pg.cleanup()
         shutil.rmtree(base, ignore_errors=True)
@@ -115,6 +120,15 @@ def fill(path: str, skills: list) -> float:
     started = time.perf_counter()
     with SkillManager(path, embed_fn=embed, auto_promote=None) as sm:
         sm.register_many(skills)
+    return time.perf_counter() - started
+
+
+def copy_seconds(source: str, dest: str) -> float:
+    """Time ``skillvault copy`` of the library at ``source`` into the empty database ``dest``."""
+    from skillvault.copying import copy_library
+
+    started = time.perf_counter()
+    copy_library(source, dest)
     return time.perf_counter() - started
 
 
@@ -198,11 +212,12 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="skillvault-bench-"))
     rows = []
     try:
-        with server(args.url) as url:
+        with server(args.url) as (url, copy_url):
             for backend, path in (("SQLite", str(folder / "bench.db")), ("PostgreSQL", url)):
                 seconds = fill(path, copy.deepcopy(skills))  # register_many sets token counts on its input
                 p50, p95 = time_queries(path, texts)
                 rows.append((backend, f"{seconds:.1f}", f"{p50:.1f}", f"{p95:.1f}"))
+            copied = copy_seconds(str(folder / "bench.db"), copy_url) if copy_url else None
             throughput, errors = run_clients(url, args.clients, args.seconds, texts, vocabulary)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -210,6 +225,10 @@ def main() -> int:
     print(f"{'backend':<12}{'fill s':>10}{'query p50 ms':>15}{'query p95 ms':>15}")
     for backend, fill_s, p50, p95 in rows:
         print(f"{backend:<12}{fill_s:>10}{p50:>15}{p95:>15}")
+    if copied is not None:
+        print(f"skillvault copy of the SQLite library into an empty PostgreSQL database: {copied:.1f} s")
+    else:
+        print("skillvault copy: not timed (--url names one database; the embedded server gets a second)")
     print(f"PostgreSQL, {args.clients} client processes for {args.seconds:.0f} s (80% query, 10% usage, "
           f"10% register): {throughput:.1f} operations/s, {errors} errors")
     return 1 if errors else 0
