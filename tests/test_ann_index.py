@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numpy as np
 import pytest
@@ -19,6 +21,7 @@ import pytest
 from skillvault.models import Chunk, Skill
 from skillvault.store import ann_index, vector_cache
 from skillvault.store.ann_index import AnnIndex
+from skillvault.store.side_read import SideRead
 from skillvault.store.sqlite import PreparedChunk, SQLiteStore
 from skillvault.store.vector_cache import index_folder
 from skillvault.store.vector_index import VectorMatrix, status_codes
@@ -413,3 +416,62 @@ def test_only_the_process_holding_the_lock_writes_the_index(ann, rng, tmp_path):
 def test_wide_vectors_switch_to_hnsw_sooner():
     assert not vector_cache.uses_ann(49_999, 384) and vector_cache.uses_ann(50_000, 384)
     assert vector_cache.uses_ann(12_500, 1536) and not vector_cache.uses_ann(12_499, 1536)
+
+
+def test_the_word_search_runs_beside_the_hnsw_search_with_the_same_answers(ann, rng, tmp_path, monkeypatch):
+    store = SQLiteStore(str(tmp_path / "lib.db"))
+    register(store, 0, structured(rng, 200))
+    query, match = structured(rng, 1)[0], '"s7" OR "part"'
+    threads = []
+    searched = SQLiteStore.lexical_search
+
+    def recording(self, *args):
+        threads.append(threading.current_thread().name)
+        return searched(self, *args)
+
+    monkeypatch.setattr(SQLiteStore, "lexical_search", recording)
+    with store.snapshot():
+        serial = (store.vector_search(query, 10, ("canonical",)), store.lexical_search(match, 10, ("canonical",)))
+        together = store.hybrid_candidates(query, match, 10, ("canonical",))
+    assert together == serial and len(serial[1]) == 10
+    assert threads[0] == threading.current_thread().name and threads[1].startswith("skillvault-words")
+    store.close()
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("skillvault-words")]
+
+
+def test_an_exact_search_keeps_the_word_search_on_the_calling_thread(rng, tmp_path, monkeypatch):
+    store = SQLiteStore(str(tmp_path / "lib.db"))
+    register(store, 0, structured(rng, 40))
+    threads = []
+    searched = SQLiteStore.lexical_search
+    monkeypatch.setattr(SQLiteStore, "lexical_search",
+                        lambda self, *args: threads.append(threading.current_thread()) or searched(self, *args))
+    vector_hits, word_hits = store.hybrid_candidates(structured(rng, 1)[0], '"part"', 5, ("canonical",))
+    assert store.vector_index_info()["kind"] == "exact" and len(vector_hits) == len(word_hits) == 5
+    assert threads == [threading.current_thread()]
+    store.close()
+
+
+def test_an_error_in_the_side_word_search_reaches_the_caller_and_the_store_goes_on(ann, rng, tmp_path):
+    store = SQLiteStore(str(tmp_path / "lib.db"))
+    register(store, 0, structured(rng, 200))
+    query = structured(rng, 1)[0]
+    with store.snapshot():
+        with pytest.raises(store._sql.OperationalError, match="fts5: syntax error"):
+            store.hybrid_candidates(query, "AND AND", 10, ("canonical",))
+        vector_hits, word_hits = store.hybrid_candidates(query, '"s3"', 10, ("canonical",))
+    assert len(vector_hits) == 10 and set(pks_of(word_hits)) == set(chunk_pks(store, "s3"))
+    store.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_side_read_started_in_a_forked_child_runs_there():
+    side = SideRead("skillvault-test")
+    assert side.start(lambda: os.getpid()).result() == os.getpid()  # the parent's worker thread exists now
+    child = os.fork()
+    if child == 0:  # the child has no worker thread: it must make its own, not wait forever
+        signal.alarm(10)
+        os._exit(0 if side.start(lambda: os.getpid()).result() == os.getpid() else 1)
+    _, status = os.waitpid(child, 0)
+    side.close()
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0

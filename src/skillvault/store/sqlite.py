@@ -29,6 +29,7 @@ from ..bundle import bundled_files
 from .cards import card_fields
 from .bulk import INSERT_CHUNK, SKILL_COLUMNS as _SKILL_COLUMNS, UPSERT_SKILL, BulkWrites, chunk_rows, skill_row
 from .index_tracker import IndexTracker
+from .side_read import SideRead
 from .meta import read_meta, write_meta
 from .records import ReviewRecords
 from .search import SearchIndex
@@ -81,6 +82,7 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites, Store):
         self._sql = importlib.import_module(self.driver.module)  # sqlite3 or sqlean, for its exceptions
         self._lock = threading.RLock()
         self._tracker = IndexTracker(self, self._lock)
+        self._side_read = SideRead("skillvault-words")
         self._depth = 0  # nesting of transaction(): 1 is the outermost, more are savepoints
         self._tx_thread: Optional[int] = None  # the thread inside transaction()
         self._writer: Optional[SQLiteStore] = None
@@ -118,6 +120,7 @@ class SQLiteStore(SearchIndex, ReviewRecords, BulkWrites, Store):
             self._writer.close()
             self._writer = None
         self._tracker.close()
+        self._side_read.close()
         self.conn.close()
 
     @contextmanager
