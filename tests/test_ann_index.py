@@ -167,7 +167,7 @@ def test_a_saved_index_is_reused_and_a_stale_or_deleted_one_rebuilt(ann, rng, tm
     store.close()
     stamp_path = os.path.join(index_folder(path), vector_cache.STAMP)
     stamp = json.load(open(stamp_path))
-    assert stamp["embedder"] == "test-embedder" and stamp["dim"] == DIM and stamp["dtype"] == "f16"
+    assert stamp["embedder"] == "test-embedder" and stamp["dim"] == DIM and stamp["dtype"] == "bf16"
 
     def reopen_loads() -> int:
         again = SQLiteStore(path)
@@ -178,7 +178,7 @@ def test_a_saved_index_is_reused_and_a_stale_or_deleted_one_rebuilt(ann, rng, tm
             again.close()
 
     summary = SQLiteStore(path)
-    assert summary.vector_index_summary().startswith("HNSW (usearch, f16) over 300 chunks; saved in")
+    assert summary.vector_index_summary().startswith("HNSW (usearch, bf16) over 300 chunks; saved in")
     summary.close()
     assert reopen_loads() == 0  # loaded from the file
     reports: list[tuple[int, int]] = []
@@ -187,6 +187,9 @@ def test_a_saved_index_is_reused_and_a_stale_or_deleted_one_rebuilt(ann, rng, tm
     assert reopen_loads() == 0  # ...and saved again
     json.dump({**json.load(open(stamp_path)), "epoch": "0" * 16}, open(stamp_path, "w"))
     assert reopen_loads() == 1
+    json.dump({**json.load(open(stamp_path)), "dtype": "f16"}, open(stamp_path, "w"))  # a graph saved as float16 by earlier builds
+    assert reopen_loads() == 1
+    assert json.load(open(stamp_path))["dtype"] == "bf16" and reopen_loads() == 0
     shutil.rmtree(index_folder(path))
     summary = SQLiteStore(path)
     assert "no valid saved index" in summary.vector_index_summary()
