@@ -478,3 +478,34 @@ def test_a_side_read_started_in_a_forked_child_runs_there():
     _, status = os.waitpid(child, 0)
     side.close()
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+def test_vector_scores_on_the_hnsw_path_are_the_cosines_of_the_stored_vectors(ann, rng, tmp_path):
+    store = SQLiteStore(str(tmp_path / "lib.db"))
+    vectors = structured(rng, 400)
+    register(store, 0, vectors[:300])
+    register(store, 100, vectors[300:340], status="archived")
+    register(store, 200, vectors[340:], status="draft")
+    pks = chunk_pks(store, *[f"s{i}" for i in range(0, 75)])
+    archived = chunk_pks(store, *[f"s{i}" for i in range(100, 110)])
+    drafts = chunk_pks(store, *[f"s{i}" for i in range(200, 215)])
+    starts = {0: 0, 100: 300, 200: 340}  # first skill number of each register() -> its first vector
+
+    def vector_of(chunk_id: str) -> np.ndarray:
+        skill, part = chunk_id.split("::")
+        number = int(skill[1:])
+        first = max(start for start in starts if start <= number)
+        return vectors[starts[first] + (number - first) * PER_SKILL + int(part)]
+
+    indexed = {pk: vector_of(chunk_id) for pk, chunk_id in store.conn.execute("SELECT pk, id FROM chunks")
+               if pk in set(pks + archived)}
+    queries = structured(rng, 2)
+
+    def check(query: np.ndarray, asked: list[int]) -> None:
+        scores = store.vector_scores(query, asked)
+        assert sorted(scores) == sorted(pk for pk in asked if pk in indexed)  # drafts are not indexed
+        assert all(abs(scores[pk] - float(indexed[pk] @ query)) < 2e-3 for pk in scores)
+
+    check(queries[0], pks + archived + drafts)
+    check(queries[1], pks[:7] + archived[:3] + drafts[:2])
+    store.close()
