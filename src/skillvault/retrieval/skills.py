@@ -114,8 +114,9 @@ def rank_skills(
         missing.clear()
     if ids and among is not None:
         sims = matrix @ query_vector
+        has_vector = matrix.any(axis=1).tolist()
         ranked_rows = sorted(enumerate(sims.tolist()), key=lambda row: -row[1])
-        signals["card"] = [(ids[row], sim) for row, sim in ranked_rows if np.any(matrix[row])]
+        signals["card"] = [(ids[row], sim) for row, sim in ranked_rows if has_vector[row]]
     elif ids:
         sims = matrix @ query_vector
         # The best cards only: every skill would otherwise be found, fused and explained
@@ -126,7 +127,8 @@ def rank_skills(
             cut = np.partition(sims, len(sims) - CARD_CANDIDATES)[len(sims) - CARD_CANDIDATES]
             best = np.flatnonzero(sims >= cut)  # every row tied at the cut stays a candidate
         order = best[np.lexsort((best, -sims[best]))][:CARD_CANDIDATES]  # ties: lower row first
-        signals["card"] = [(ids[i], float(sims[i])) for i in order if np.any(matrix[i])]
+        has_vector = matrix[order].any(axis=1).tolist()
+        signals["card"] = [(ids[i], float(sims[i])) for i, kept in zip(order.tolist(), has_vector) if kept]
     found_chunks = found_chunks or chunk_candidates(store, query_vector, query_text, CHUNK_CANDIDATES, statuses)
     match, vector_hits, lexical_hits = found_chunks.match, found_chunks.vector_hits, found_chunks.lexical_hits
     owner = store.chunk_skills([pk for pk, _ in vector_hits] + [pk for pk, _ in lexical_hits])
