@@ -421,37 +421,45 @@ def test_wide_vectors_switch_to_hnsw_sooner():
     assert vector_cache.uses_ann(12_500, 1536) and not vector_cache.uses_ann(12_499, 1536)
 
 
-def test_the_word_search_runs_beside_the_hnsw_search_with_the_same_answers(ann, rng, tmp_path, monkeypatch):
+def test_the_word_side_runs_beside_the_hnsw_search_with_the_same_answers(ann, rng, tmp_path, monkeypatch):
     store = SQLiteStore(str(tmp_path / "lib.db"))
     register(store, 0, structured(rng, 200))
     query, match = structured(rng, 1)[0], '"s7" OR "part"'
-    threads = []
+    threads, counted = [], []
     searched = SQLiteStore.lexical_search
 
     def recording(self, *args):
         threads.append(threading.current_thread().name)
         return searched(self, *args)
 
+    def choose(count, total):  # counts words as the retrieval layer does, from the same thread
+        counted.append((threading.current_thread().name, count(["part", "s7", "absent"], None), total))
+        return match
+
     monkeypatch.setattr(SQLiteStore, "lexical_search", recording)
     with store.snapshot():
         serial = (store.vector_search(query, 10, ("canonical",)), store.lexical_search(match, 10, ("canonical",)))
-        together = store.hybrid_candidates(query, match, 10, ("canonical",))
-    assert together == serial and len(serial[1]) == 10
+        together = store.hybrid_candidates(query, choose, 10, ("canonical",))
+    assert together == (match, *serial) and len(serial[1]) == 10
     assert threads[0] == threading.current_thread().name and threads[1].startswith("skillvault-words")
+    assert counted == [(threads[1], {"part": 200, "s7": 4}, 200)]
     store.close()
     assert not [thread for thread in threading.enumerate() if thread.name.startswith("skillvault-words")]
 
 
-def test_an_exact_search_keeps_the_word_search_on_the_calling_thread(rng, tmp_path, monkeypatch):
+def test_an_exact_search_keeps_the_word_side_on_the_calling_thread(rng, tmp_path, monkeypatch):
     store = SQLiteStore(str(tmp_path / "lib.db"))
     register(store, 0, structured(rng, 40))
     threads = []
     searched = SQLiteStore.lexical_search
     monkeypatch.setattr(SQLiteStore, "lexical_search",
                         lambda self, *args: threads.append(threading.current_thread()) or searched(self, *args))
-    vector_hits, word_hits = store.hybrid_candidates(structured(rng, 1)[0], '"part"', 5, ("canonical",))
+    chosen = []
+    match, vector_hits, word_hits = store.hybrid_candidates(
+        structured(rng, 1)[0], lambda count, total: chosen.append(threading.current_thread()) or '"part"', 5,
+        ("canonical",))
     assert store.vector_index_info()["kind"] == "exact" and len(vector_hits) == len(word_hits) == 5
-    assert threads == [threading.current_thread()]
+    assert match == '"part"' and threads == chosen == [threading.current_thread()]
     store.close()
 
 
@@ -461,8 +469,11 @@ def test_an_error_in_the_side_word_search_reaches_the_caller_and_the_store_goes_
     query = structured(rng, 1)[0]
     with store.snapshot():
         with pytest.raises(store._sql.OperationalError, match="fts5: syntax error"):
-            store.hybrid_candidates(query, "AND AND", 10, ("canonical",))
-        vector_hits, word_hits = store.hybrid_candidates(query, '"s3"', 10, ("canonical",))
+            store.hybrid_candidates(query, lambda count, total: "AND AND", 10, ("canonical",))
+        with pytest.raises(ZeroDivisionError):
+            store.hybrid_candidates(query, lambda count, total: str(1 / 0), 10, ("canonical",))
+        _match, vector_hits, word_hits = store.hybrid_candidates(query, lambda count, total: '"s3"', 10,
+                                                                 ("canonical",))
     assert len(vector_hits) == 10 and set(pks_of(word_hits)) == set(chunk_pks(store, "s3"))
     store.close()
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..models import Chunk, Status
 from ..store import Store, StoredChunk
+from ..store.base import TermCounter
 from .lexical import common_limit, informative_terms, match_expression, query_terms
 from .relevance import RelevanceFloor
 
@@ -74,16 +75,25 @@ def chunk_candidates(
     store: Store, query_vector: np.ndarray, query_text: str, depth: int, statuses: tuple[str, ...]
 ) -> Candidates:
     """Run both chunk retrievers once, ``depth`` deep (chunk search and skill ranking share them)."""
-    terms = query_terms(query_text)
-    total = store.indexed_chunk_count()
-    limit = common_limit(total)
-    counts = store.term_document_counts(terms, at_most=limit)  # past the limit a word is common: no need to count on
-    if terms and all(counts.get(term, 0) > limit for term in terms):
-        counts = store.term_document_counts(terms)  # every word is common: the rarest is kept, by exact counts
-    terms = informative_terms(terms, counts, total, store.word_postings_budget)
-    match = match_expression(terms)
-    vector_hits, lexical_hits = store.hybrid_candidates(query_vector, match, depth, statuses)
+    budget = store.word_postings_budget
+    match, vector_hits, lexical_hits = store.hybrid_candidates(
+        query_vector, lambda count, total: informative_match(query_text, count, total, budget), depth, statuses)
     return Candidates(match, vector_hits, lexical_hits)
+
+
+def informative_match(query_text: str, count: TermCounter, total: int, budget: int) -> str:
+    """Return the MATCH expression of the query's informative words.
+
+    Args:
+        count: how many of the ``total`` searchable chunks hold each term.
+        budget: most postings (summed over the words kept) one word search reads.
+    """
+    terms = query_terms(query_text)
+    limit = common_limit(total)
+    counts = count(terms, limit)  # past the limit a word is common: no need to count on
+    if terms and all(counts.get(term, 0) > limit for term in terms):
+        counts = count(terms, None)  # every word is common: the rarest is kept, by exact counts
+    return match_expression(informative_terms(terms, counts, total, budget))
 
 
 def hybrid_search(

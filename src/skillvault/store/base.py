@@ -23,6 +23,12 @@ import numpy as np
 from ..models import Chunk, Skill
 
 Progress = Callable[[int, int], None]
+#: ``count(terms, at_most)``: how many searchable chunks hold each term (see
+#: :meth:`Store.term_document_counts`).
+TermCounter = Callable[[list[str], Optional[int]], dict[str, int]]
+#: ``choose(count, total)``: the MATCH expression of a query's words, chosen with a term
+#: counter and the number of searchable chunks (see :meth:`Store.hybrid_candidates`).
+WordChooser = Callable[[TermCounter, int], str]
 
 
 @dataclass
@@ -391,10 +397,16 @@ class Store(ABC):
 
     @abstractmethod
     def hybrid_candidates(
-        self, query: np.ndarray, match: str, k: int, statuses: tuple[str, ...]
-    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
-        """Return ``(vector hits, lexical hits)`` as :meth:`vector_search` and
-        :meth:`lexical_search` would."""
+        self, query: np.ndarray, choose_words: WordChooser, k: int, statuses: tuple[str, ...]
+    ) -> tuple[str, list[tuple[int, float]], list[tuple[int, float]]]:
+        """Run both chunk retrievers: ``(match, vector hits, lexical hits)``, the hits as
+        :meth:`vector_search` and :meth:`lexical_search` would return them.
+
+        Args:
+            choose_words: called once as ``choose_words(count, total)`` to get the MATCH
+                expression; it may run on another thread (beside the vector search), so it
+                must use the store only through ``count``.
+        """
 
     @abstractmethod
     def vector_scores(self, query: np.ndarray, pks: list[int]) -> dict[int, float]:

@@ -11,6 +11,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from .base import WordChooser
 from .cards import CardFields
 from .index_tracker import IndexTracker
 from .side_read import SideRead
@@ -41,26 +42,35 @@ class SearchIndex:
         return self._tracker.before_search().top_k(query, k, statuses)
 
     def hybrid_candidates(
-        self, query: np.ndarray, match: str, k: int, statuses: tuple[str, ...]
-    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
-        """Return ``(vector_hits, lexical_hits)`` of :meth:`vector_search` and :meth:`lexical_search`.
+        self, query: np.ndarray, choose_words: WordChooser, k: int, statuses: tuple[str, ...]
+    ) -> tuple[str, list[tuple[int, float]], list[tuple[int, float]]]:
+        """Return ``(match, vector_hits, lexical_hits)``: the words ``choose_words`` picks
+        and the hits of :meth:`lexical_search` for them, with those of :meth:`vector_search`.
 
-        Over an HNSW index the word search runs on a second thread during the vector
-        search (see :mod:`.side_read`), in the same read transaction: the vector index is
-        brought up to date first, so that nothing else uses the connection meanwhile.
-        An exact search of a small library is too short to gain from it (measured on
-        884 real chunks: p50 +0.4-0.8 ms with the thread), so it runs after FTS5.
+        Over an HNSW index the word side (counting the query's words, choosing them,
+        FTS5) runs on a second thread during the vector search (see :mod:`.side_read`),
+        in the same read transaction: the vector index is brought up to date first, so
+        that nothing else uses the connection meanwhile. The word side must not take the
+        store's lock, which the caller holds while it waits. An exact search of a small
+        library is too short to gain from it (measured on 884 real chunks: p50 +0.4-0.8
+        ms with the thread), so it runs after FTS5.
         """
         index = self._tracker.before_search()
-        if not index.approximate or not match:
-            lexical_hits = self.lexical_search(match, k, statuses)
-            return index.top_k(query, k, statuses), lexical_hits
-        words = self._side_read.start(lambda: self.lexical_search(match, k, statuses))
+        total = len(index)
+
+        def words() -> tuple[str, list[tuple[int, float]]]:
+            match = choose_words(lambda terms, _at_most: self._term_counts(terms, total), total)
+            return match, self.lexical_search(match, k, statuses)
+
+        if not index.approximate:
+            match, lexical_hits = words()
+            return match, index.top_k(query, k, statuses), lexical_hits
+        side = self._side_read.start(words)
         try:
             vector_hits = index.top_k(query, k, statuses)
         finally:
-            lexical_hits = words.result()
-        return vector_hits, lexical_hits
+            match, lexical_hits = side.result()
+        return match, vector_hits, lexical_hits
 
     def vector_scores(self, query: np.ndarray, pks: list[int]) -> dict[int, float]:
         """Return the cosine similarity of ``query`` to each given chunk."""
@@ -101,18 +111,22 @@ class SearchIndex:
         "guidanc"); a word FTS5 splits into several tokens has no count. Counts are
         exact whatever ``at_most`` says: FTS5's vocabulary table holds them.
         """
+        return self._term_counts(terms, self.indexed_chunk_count())
+
+    def _term_counts(self, terms: list[str], size: int) -> dict[str, int]:
+        """:meth:`term_document_counts` in a library of ``size`` searchable chunks (takes
+        no lock: it runs on the word-search thread too)."""
         if not terms:
             return {}
         stems = porter_stems(self._sql).stems(terms)
-        counts = self._stem_counts({stem for stem in stems.values() if stem is not None})
+        counts = self._stem_counts({stem for stem in stems.values() if stem is not None}, size)
         return {term: counts[stem] for term, stem in stems.items() if counts.get(stem)}
 
-    def _stem_counts(self, stems: set[str]) -> dict[str, int]:
+    def _stem_counts(self, stems: set[str], size: int) -> dict[str, int]:
         """Document counts of indexed stems, remembered while the library's size stays
         within 10% of what it was when they were counted: fts5vocab counts a term by
         reading its whole doclist (as costly as searching it), and pruning needs only
         the rough share of chunks holding it."""
-        size = self.indexed_chunk_count()
         memo = getattr(self, "_stem_count_memo", None)
         if memo is None or abs(size - memo[0]) > 0.1 * max(memo[0], 1) or len(memo[1]) > STEM_COUNT_MEMO:
             memo = self._stem_count_memo = (size, {})

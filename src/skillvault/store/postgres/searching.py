@@ -13,6 +13,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..base import WordChooser
 from ..cards import CardFields
 from .migrations import META_SEARCHABLE_CHUNKS
 from .search import candidates
@@ -85,13 +86,15 @@ class PgSearch:
             {"q": np.asarray(query, dtype=np.float32), "pks": list(pks)}).fetchall()
         return {int(pk): float(score) for pk, score in rows}
 
-    def hybrid_candidates(self, query: np.ndarray, match: str, k: int, statuses: tuple[str, ...]):
-        """Return ``(vector_hits, lexical_hits)`` as :meth:`vector_search` and :meth:`lexical_search`
-        would, in one statement (:func:`.search.candidates`)."""
+    def hybrid_candidates(self, query: np.ndarray, choose_words: WordChooser, k: int, statuses: tuple[str, ...]):
+        """Return ``(match, vector_hits, lexical_hits)``: the words ``choose_words`` picks, then
+        the hits :meth:`vector_search` and :meth:`lexical_search` would return, in one
+        statement (:func:`.search.candidates`)."""
+        match = choose_words(self.term_document_counts, self.indexed_chunk_count())
         layout = self._layout()
         if layout is None:
-            return [], self.lexical_search(match, k, statuses)
-        return candidates(self.conn, layout, query, tsquery_text(match), k, statuses)
+            return match, [], self.lexical_search(match, k, statuses)
+        return (match, *candidates(self.conn, layout, query, tsquery_text(match), k, statuses))
 
     def lexical_search(self, match: str, k: int, statuses: tuple[str, ...]) -> list[tuple[int, float]]:
         """Word search (``ts_rank_cd``; skill name weighs most, then section, then text): up to
