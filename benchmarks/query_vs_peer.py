@@ -352,7 +352,8 @@ def render(results: list[dict], facts: dict, args) -> str:
             out.append(f"{n:,} chunks, {len(rounds)} rounds alternating the implementations; ours vs 0.1.3 + "
                        "sqlite-vec (register / p50 / p95) per round: "
                        + "; ".join(f"{number}: {fmt_speedups(ratios)}" for number, ratios in rounds.items())
-                       + f" (the table shows round {shown}, the median p50 ratio).")
+                       + f" (the table shows round {shown}, the median p50 ratio"
+                       + (", the lower of the middle two)." if len(rounds) % 2 == 0 else ")."))
     out.append("Register throughput depends on the disk (0.1.3 commits and fsyncs once per chunk); "
                "`--tmpdir /dev/shm` takes the disk out.")
     out.append("Ratios are speed-ups of ours (> 1 = ours faster): register = our chunks/s ÷ theirs, "
@@ -369,12 +370,14 @@ def render(results: list[dict], facts: dict, args) -> str:
         if len(prints) != 1:
             out.append(f"WARNING: at {n} chunks the workers built different corpora (fingerprints {sorted(prints)}); "
                        "the numpy versions differ — ratios are not like for like.")
+    notes = []
     for r in results:
         if r.get("embed_unmatched") or r.get("embed_multi_marker"):
             sample = "; ".join(repr(t) for t in r.get("embed_unmatched_samples") or [])
-            out.append(f"Note: {r['label']} @ {r['n_chunks']:,}: {r['embed_unmatched']} embed calls carried no marker "
+            notes.append(f"Note: {r['label']} @ {r['n_chunks']:,}: {r['embed_unmatched']} embed calls carried no marker "
                        f"(answered with a text-hash random vector), {r['embed_multi_marker']} carried several "
                        f"(their mean)" + (f"; e.g. {sample}" if sample else "") + ".")
+    out.extend(dict.fromkeys(notes))  # once each: every round repeats them
     return "\n".join(out)
 
 
