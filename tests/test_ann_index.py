@@ -520,3 +520,30 @@ def test_vector_scores_on_the_hnsw_path_are_the_cosines_of_the_stored_vectors(an
     check(queries[0], pks + archived + drafts)
     check(queries[1], pks[:7] + archived[:3] + drafts[:2])
     store.close()
+
+
+def test_a_query_in_an_atexit_hook_still_answers(tmp_path):
+    # At interpreter shutdown no new thread may start: the word side then runs in line.
+    script = textwrap.dedent(
+        """
+        import atexit, sys
+        import numpy as np
+        sys.path.insert(0, {tests!r})
+        from skillvault.store import ann_index, vector_cache
+        vector_cache.ANN_MIN_CHUNKS = 50
+        from test_ann_index import register, structured
+        from skillvault.store.sqlite import SQLiteStore
+        store = SQLiteStore({path!r})
+        register(store, 0, structured(np.random.default_rng(1), 200))
+        query = structured(np.random.default_rng(2), 1)[0]
+
+        def at_exit():
+            match, vector_hits, word_hits = store.hybrid_candidates(query, lambda count, total: '"s7"', 5, ("canonical",))
+            print("answered", store.vector_index_info()["kind"], len(vector_hits), len(word_hits))
+
+        atexit.register(at_exit)
+        """
+    ).format(tests=os.path.dirname(__file__), path=str(tmp_path / "lib.db"))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "answered hnsw 5 4"

@@ -53,7 +53,7 @@ class SearchIndex:
         that nothing else uses the connection meanwhile. The word side must not take the
         store's lock, which the caller holds while it waits. An exact search of a small
         library is too short to gain from it (measured on 884 real chunks: p50 +0.4-0.8
-        ms with the thread), so it runs after FTS5.
+        ms with the thread), so there the word side runs first, on this thread.
         """
         index = self._tracker.before_search()
         total = len(index)
