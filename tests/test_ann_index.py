@@ -395,6 +395,10 @@ def test_queries_through_the_facade_on_the_hnsw_path(ann, db_path, embed):
     assert other.query("how do I profile a slow query", budget=4000) == slow
     assert other.store.vector_index_info()["full_loads"] == 0
     other.close()
+    agent = SkillManager(db_path, embed_fn=embed, mode="agent")  # guarded connection, word side on its thread
+    assert agent.query("how do I profile a slow query", budget=4000) == slow
+    assert agent.store.vector_index_info()["kind"] == "hnsw"
+    agent.close()
     sm.close()
 
 
