@@ -302,12 +302,22 @@ _OWN = (
         _check_password,
     ),
     (
-        "password",  # short names, only as a quoted key ("pass": "...") or a form field (&pass=...)
-        r"""(?i)(?:["'](?:pass|pwd|pw)["'][ \t]*[:=]|(?<=[?&;])pass=)[ \t]*"""
+        "password",  # short names: a quoted key ("pass": "..."), a form field (&pass=...), a
+        # connection-string field (;Pwd=...) or an assignment starting a word (PASS=... cmd)
+        r"""(?i)(?:["'](?:pass|pwd|pw)["'][ \t]*[:=]|(?<![^?&;\s])(?:pass|pwd)=)[ \t]*"""
         r"""(?:"(?P<dq>(?:[^"\\\n]|\\.)+)"|'(?P<sq>(?:[^'\\\n]|\\.)+)'|(?P<bare>[^\s"'`,;)}\]&#]+))""",
         _check_short_password,
     ),
     ("password", r"""--pass(?:word)? +["']?(?P<bare>[^\s"'`]+)""", _check_flag),
+    # Command-line passwords: MySQL/MariaDB clients take one only attached (-pSECRET;
+    # "-p db" prompts), sshpass after -p, curl after the user name (-u user:SECRET).
+    ("password", r"""\b(?:mysql|mariadb)[\w-]*\b[^\n|;&]*?[ \t]-p(?P<bare>[^\s"'`]+)""", _check_flag),
+    ("password", r"""\bsshpass\b[^\n|;&]*?[ \t]-p[ \t]*(?P<bare>[^\s"'`]+)""", _check_flag),
+    (
+        "password",
+        r"""\bcurl\b[^\n|;&]*?[ \t](?:-u[ \t]*|--user[ \t=]+)["']?[^\s:"'`]*:(?P<bare>[^\s"'`]+)""",
+        _check_flag,
+    ),
     (
         "password",  # YAML-style line: an unquoted value runs to the end of the line
         r"""(?im)^[ \t-]*["']?[\w.-]*(?:pass(?:word|wd|phrase)|_pwd|_pass)["']?[ \t]*:[ \t]+"""
