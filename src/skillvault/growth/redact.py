@@ -136,7 +136,20 @@ _PLUGIN_CHECKS: dict[str, Callable[[str], bool]] = {
 }
 
 _MARKER = re.compile(r"\[REDACTED:[a-z0-9-]+\]")
-_B = r"(?<![A-Za-z0-9_-])"  # token must not continue a longer word
+_TOKEN_CHAR = "[A-Za-z0-9_-]"
+
+
+def _starting(words: tuple[str, ...], not_after: str = _TOKEN_CHAR) -> str:
+    """A regex for any of ``words`` whose preceding character is not in ``not_after``
+    (by default: a token that does not continue a longer word).
+
+    The words come first so that ``re`` can jump from one candidate to the next: the
+    same rule written with a leading lookbehind or ``\\b`` ran ~8x slower over English
+    chunks (6-7 us instead of 0.8 per text, and the import scans every text with them).
+    """
+    return "(?:" + "|".join(f"{re.escape(w)}(?<!{not_after}{re.escape(w)})" for w in words) + ")"
+
+
 _E = r"(?![A-Za-z0-9_-])"
 _OP = r"""["']?\]?[ \t]*(?::=|=>|!=|={1,3}|:)[ \t]*"""  # optional closing quote, operator
 _CODE_WORDS = {
@@ -264,17 +277,18 @@ _OWN = (
         r"|(?:\s*(?:\\r)?(?:\\n)?[A-Za-z0-9+/=]{16,})*)",
         None,
     ),
-    ("anthropic-key", _B + r"sk-ant-[A-Za-z0-9_-]{20,}", None),
-    ("openai-key", _B + r"sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,}", None),
-    ("google-api-key", _B + r"AIza[0-9A-Za-z_-]{35}" + _E, None),
-    ("google-oauth-secret", _B + r"GOCSPX-[A-Za-z0-9_-]{20,}", None),
-    ("huggingface-token", _B + r"hf_[A-Za-z0-9]{30,}", None),
-    ("github-token", _B + r"(?:github_pat_[A-Za-z0-9_]{22,}|gh[pousr]_[A-Za-z0-9_]{30,})", None),
-    ("npm-token", _B + r"npm_[A-Za-z0-9]{36}" + _E, None),
-    ("stripe-key", _B + r"[rs]k_(?:live|test)_[0-9A-Za-z]{10,}", None),
+    ("anthropic-key", _starting(("sk-ant-",)) + r"[A-Za-z0-9_-]{20,}", None),
+    ("openai-key", _starting(("sk-",)) + r"(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,}", None),
+    ("google-api-key", _starting(("AIza",)) + r"[0-9A-Za-z_-]{35}" + _E, None),
+    ("google-oauth-secret", _starting(("GOCSPX-",)) + r"[A-Za-z0-9_-]{20,}", None),
+    ("huggingface-token", _starting(("hf_",)) + r"[A-Za-z0-9]{30,}", None),
+    ("github-token", "(?:" + _starting(("github_pat_",)) + r"[A-Za-z0-9_]{22,}|"
+     + _starting(("ghp_", "gho_", "ghu_", "ghs_", "ghr_")) + r"[A-Za-z0-9_]{30,})", None),
+    ("npm-token", _starting(("npm_",)) + r"[A-Za-z0-9]{36}" + _E, None),
+    ("stripe-key", _starting(("rk_", "sk_")) + r"(?:live|test)_[0-9A-Za-z]{10,}", None),
     ("slack-webhook", r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]+", None),
-    ("slack-token", _B + r"(?:xox[a-z]-[A-Za-z0-9-]{10,}|xapp-[A-Za-z0-9-]{20,})", None),
-    ("jwt", _B + r"eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*", None),
+    ("slack-token", "(?:" + _starting(("xox",)) + r"[a-z]-[A-Za-z0-9-]{10,}|" + _starting(("xapp-",)) + r"[A-Za-z0-9-]{20,})", None),
+    ("jwt", _starting(("eyJ",)) + r"[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*", None),
     (
         "aws-secret-key",
         r"(?i)aws_?secret_?(?:access_?)?key" + _OP + r"""["']?(?P<s>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])""",
@@ -304,18 +318,18 @@ _OWN = (
     (
         "password",  # short names: a quoted key ("pass": "..."), a form field (&pass=...), a
         # connection-string field (;Pwd=...) or an assignment starting a word (PASS=... cmd)
-        r"""(?i)(?:["'](?:pass|pwd|pw)["'][ \t]*[:=]|(?<![^?&;\s])(?:pass|pwd)=)[ \t]*"""
+        r"""(?i)(?:["'](?:pass|pwd|pw)["'][ \t]*[:=]|""" + _starting(("pass=", "pwd="), r"[^?&;\s]") + r""")[ \t]*"""
         r"""(?:"(?P<dq>(?:[^"\\\n]|\\.)+)"|'(?P<sq>(?:[^'\\\n]|\\.)+)'|(?P<bare>[^\s"'`,;)}\]&#]+))""",
         _check_short_password,
     ),
     ("password", r"""--pass(?:word)? +["']?(?P<bare>[^\s"'`]+)""", _check_flag),
     # Command-line passwords: MySQL/MariaDB clients take one only attached (-pSECRET;
     # "-p db" prompts), sshpass after -p, curl after the user name (-u user:SECRET).
-    ("password", r"""\b(?:mysql|mariadb)[\w-]*\b[^\n|;&]*?[ \t]-p(?P<bare>[^\s"'`]+)""", _check_flag),
-    ("password", r"""\bsshpass\b[^\n|;&]*?[ \t]-p[ \t]*(?P<bare>[^\s"'`]+)""", _check_flag),
+    ("password", _starting(("mysql", "mariadb")) + r"""[\w-]*\b[^\n|;&]*?[ \t]-p(?P<bare>[^\s"'`]+)""", _check_flag),
+    ("password", _starting(("sshpass",)) + r"""\b[^\n|;&]*?[ \t]-p[ \t]*(?P<bare>[^\s"'`]+)""", _check_flag),
     (
         "password",
-        r"""\bcurl\b[^\n|;&]*?[ \t](?:-u[ \t]*|--user[ \t=]+)["']?[^\s:"'`]*:(?P<bare>[^\s"'`]+)""",
+        _starting(("curl",)) + r"""\b[^\n|;&]*?[ \t](?:-u[ \t]*|--user[ \t=]+)["']?[^\s:"'`]*:(?P<bare>[^\s"'`]+)""",
         _check_flag,
     ),
     (
@@ -330,7 +344,7 @@ _OWN = (
 # Generic rules, ranked after the detect-secrets plugins so that a specific kind names a
 # span first (a legacy OpenAI key is "openai-key", not "sk-api-key").
 _FALLBACK = (
-    ("sk-api-key", _B + r"sk-[A-Za-z0-9_-]{20,}", _check_sk),
+    ("sk-api-key", _starting(("sk-",)) + r"[A-Za-z0-9_-]{20,}", _check_sk),
     (
         "high-entropy-secret",
         r"(?i)(?:key|secret|token|pass(?:word|wd|phrase)?|pwd|credentials?|auth)s?" + _OP
