@@ -151,6 +151,8 @@ def _starting(words: tuple[str, ...], not_after: str = _TOKEN_CHAR) -> str:
 
 
 _E = r"(?![A-Za-z0-9_-])"
+#: A command-line option's value: quoted, or up to the next space.
+_FLAG_VALUE = r"""(?:"(?P<dq>[^"\n]+)"|'(?P<sq>[^'\n]+)'|(?P<bare>[^\s"'`]+))"""
 _OP = r"""["']?\]?[ \t]*(?::=|=>|!=|={1,3}|:)[ \t]*"""  # optional closing quote, operator
 _CODE_WORDS = {
     "str", "string", "bytes", "int", "none", "null", "nil", "true", "false", "undefined",
@@ -245,7 +247,7 @@ def _check_sk(m: re.Match, text: str) -> bool:
 
 
 def _check_flag(m: re.Match, text: str) -> bool:
-    value = m.group("bare")
+    value = _secret_text(m)
     return not (_is_placeholder(value) or _looks_like_code(value))
 
 
@@ -287,7 +289,8 @@ _OWN = (
     ("npm-token", _starting(("npm_",)) + r"[A-Za-z0-9]{36}" + _E, None),
     ("stripe-key", _starting(("rk_", "sk_")) + r"(?:live|test)_[0-9A-Za-z]{10,}", None),
     ("slack-webhook", r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]+", None),
-    ("slack-token", "(?:" + _starting(("xox",)) + r"[a-z]-[A-Za-z0-9-]{10,}|" + _starting(("xapp-",)) + r"[A-Za-z0-9-]{20,})", None),
+    ("slack-token", "(?:" + _starting(("xox",)) + r"[a-z]-[A-Za-z0-9-]{10,}|"
+     + _starting(("xapp-",)) + r"[A-Za-z0-9-]{20,})", None),
     ("jwt", _starting(("eyJ",)) + r"[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*", None),
     (
         "aws-secret-key",
@@ -325,8 +328,8 @@ _OWN = (
     ("password", r"""--pass(?:word)? +["']?(?P<bare>[^\s"'`]+)""", _check_flag),
     # Command-line passwords: MySQL/MariaDB clients take one only attached (-pSECRET;
     # "-p db" prompts), sshpass after -p, curl after the user name (-u user:SECRET).
-    ("password", _starting(("mysql", "mariadb")) + r"""[\w-]*\b[^\n|;&]*?[ \t]-p(?P<bare>[^\s"'`]+)""", _check_flag),
-    ("password", _starting(("sshpass",)) + r"""\b[^\n|;&]*?[ \t]-p[ \t]*(?P<bare>[^\s"'`]+)""", _check_flag),
+    ("password", _starting(("mysql", "mariadb")) + r"""[\w-]*\b[^\n|;&]*?[ \t]-p""" + _FLAG_VALUE, _check_flag),
+    ("password", _starting(("sshpass",)) + r"""\b[^\n|;&]*?[ \t]-p[ \t]*""" + _FLAG_VALUE, _check_flag),
     (
         "password",
         _starting(("curl",)) + r"""\b[^\n|;&]*?[ \t](?:-u[ \t]*|--user[ \t=]+)["']?[^\s:"'`]*:(?P<bare>[^\s"'`]+)""",
