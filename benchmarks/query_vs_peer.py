@@ -417,6 +417,8 @@ def main(argv=None) -> int:
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     if args.installed_warmup > args.warmup:
         p.error("--installed-warmup must not exceed --warmup")
+    if args.rounds < 1:
+        p.error("--rounds must be at least 1")
 
     impls = []
     if not args.peer_only:

@@ -488,8 +488,12 @@ def test_a_side_read_started_in_a_forked_child_runs_there():
     assert side.start(lambda: os.getpid()).result() == os.getpid()  # the parent's worker thread exists now
     child = os.fork()
     if child == 0:  # the child has no worker thread: it must make its own, not wait forever
-        signal.alarm(10)
-        os._exit(0 if side.start(lambda: os.getpid()).result() == os.getpid() else 1)
+        code = 1
+        try:
+            signal.alarm(10)
+            code = 0 if side.start(lambda: os.getpid()).result() == os.getpid() else 1
+        finally:
+            os._exit(code)  # never back into pytest from the child
     _, status = os.waitpid(child, 0)
     side.close()
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
