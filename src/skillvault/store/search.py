@@ -16,12 +16,11 @@ from .cards import CardFields
 from .index_tracker import IndexTracker
 from .side_read import SideRead
 from .stemming import porter_stems
+from .word_counts import remembered_counts
 
 #: FTS5 ranks this many times ``k`` rows before statuses are filtered (archived chunks
 #: keep their FTS rows).
 LEXICAL_OVERFETCH = 4
-#: Most stems whose document counts a connection remembers.
-STEM_COUNT_MEMO = 100_000
 
 
 class SearchIndex:
@@ -123,14 +122,9 @@ class SearchIndex:
         return {term: counts[stem] for term, stem in stems.items() if counts.get(stem)}
 
     def _stem_counts(self, stems: set[str], size: int) -> dict[str, int]:
-        """Document counts of indexed stems, remembered while the library's size stays
-        within 10% of what it was when they were counted: fts5vocab counts a term by
-        reading its whole doclist (as costly as searching it), and pruning needs only
-        the rough share of chunks holding it."""
-        memo = getattr(self, "_stem_count_memo", None)
-        if memo is None or abs(size - memo[0]) > 0.1 * max(memo[0], 1) or len(memo[1]) > STEM_COUNT_MEMO:
-            memo = self._stem_count_memo = (size, {})
-        known = memo[1]
+        """Document counts of indexed stems, read from fts5vocab and remembered (see
+        :mod:`.word_counts`)."""
+        known = remembered_counts(self, size)
         missing = sorted(stems - known.keys())
         if missing:
             marks = ",".join("?" * len(missing))

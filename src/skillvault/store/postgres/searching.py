@@ -15,6 +15,7 @@ import numpy as np
 
 from ..base import WordChooser
 from ..cards import CardFields
+from ..word_counts import remembered_counts
 from .migrations import META_SEARCHABLE_CHUNKS
 from .search import candidates
 from .vectors import to_array, vector_layout
@@ -22,8 +23,6 @@ from .vectors import to_array, vector_layout
 META_INDEX_GENERATION = "index_generation"
 _QUOTED = re.compile(r'"([^"]*)"')
 _WORD = re.compile(r"\w+", re.UNICODE)
-#: Most terms whose document counts a connection remembers.
-TERM_COUNT_MEMO = 100_000
 
 
 def tsquery_text(match: str) -> str:
@@ -156,9 +155,8 @@ class PgSearch:
         """Return how many chunks contain each term (terms in none are left out).
 
         Counted through the GIN index (a draft's chunks count too: the retrieval layer
-        needs the rough share of chunks holding a word) and remembered while the library's
-        size stays within 10% of what it was when they were counted, as on SQLite: with
-        many writers, counting again after every write made each query count every word.
+        needs the rough share of chunks holding a word) and remembered as on SQLite (see
+        :mod:`..word_counts`).
 
         Args:
             at_most: counting a word stops past it (the word is then given as
@@ -167,11 +165,7 @@ class PgSearch:
         """
         if not terms:
             return {}
-        size = self.indexed_chunk_count()
-        memo = getattr(self, "_term_memo", None)
-        if memo is None or abs(size - memo[0]) > 0.1 * max(memo[0], 1) or len(memo[1]) > TERM_COUNT_MEMO:
-            memo = self._term_memo = (size, {})
-        known = memo[1]  # term -> (count, the cap it went past, or None when exact)
+        known = remembered_counts(self, self.indexed_chunk_count())  # term -> (count, cap it went past or None)
         missing = [term for term in dict.fromkeys(terms) if not _answers(known.get(term), at_most)]
         queries = [tsquery_text(f'"{term}"') for term in missing]
         counted = dict(self.conn.execute(
